@@ -1,0 +1,11 @@
+//! The pure core: zip format, layout, encoding, links, manifests, names and Range math.
+//!
+//! Nothing under `core` does I/O, reads the clock, spawns tasks or imports tokio, hyper or reqwest; callers
+//! pass time and bytes in. That is what lets it be unit-tested, property-tested and fuzzed without a socket
+//! (`tests/it/layering.rs` checks the imports).
+
+pub mod dostime;
+pub mod encoder;
+pub mod header;
+pub mod layout;
+pub mod spec;

@@ -1,0 +1,13 @@
+//! zipper: a streaming zip proxy.
+//!
+//! A request's life: [`server`] accepts `GET /{key_id}/{callback}/{signature}/{filename}`; [`core::link`]
+//! checks the link; [`origin::manifest`] fetches the manifest, which [`core::manifest`] validates into entries;
+//! [`core::layout`] plans the archive (exact length, offsets, ZIP64 choices); [`origin::files`] fetches the
+//! files ahead of the writer; [`core::encoder`] turns the plan and file bytes into archive bytes, which
+//! [`server`] streams to the client, aborting the response if the archive cannot be finished correctly.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod core;
+pub mod error;
+pub mod zipstream;
