@@ -1,1 +1,602 @@
-//! TODO
+//! The archive planner: from a list of entries, the exact layout of the zip zipper will write.
+//!
+//! [`Plan::new`] decides, per entry, the flags, the version needed, where the sizes and CRC go (local header
+//! or data descriptor) and whether ZIP64 is used; when every file is stored with a known size it also
+//! computes every record's offset and the archive's exact length ([`Layout`]), and maps any byte range of the
+//! output to the records that produce it ([`Layout::pieces`]): that is what `Content-Length`, `Range` and
+//! resume are built on. It also renders each record's bytes ([`Plan::local_header`], ...), so the streaming
+//! encoder and the Range server produce identical bytes from one definition. This module is pure: no I/O,
+//! no clock, and file bytes never pass through it.
+//!
+//! # Why zipper writes its own format code
+//! async_zip writes good archives but cannot say up front how long an archive will be, cannot map an offset
+//! to the record that produces it, and decides ZIP64 per its own rules; Content-Length, Range and
+//! byte-deterministic output need all three. So the records are encoded here ([`super::header`]).
+//!
+//! # Format rules followed (APPNOTE 6.3.10 and what real unarchivers need)
+//! - Known CRC and size, stored: sizes and CRC in the local header, no data descriptor (Esri/zipstream,
+//!   zip_kit `add_stored_entry`); every streaming and central-directory reader handles this.
+//! - Known size, unknown CRC, stored: bit 3, sizes in the local header and CRC in a data descriptor that
+//!   repeats them (mod_zip's layout "to appease all ZIP software"): a sequential reader (commons-compress,
+//!   libarchive streaming) finds the end of the data from the size; STORED + bit 3 without sizes cannot be
+//!   read sequentially (COMPRESS-555, libarchive#1764).
+//! - Unknown size, or deflate: bit 3, zeros in the local header, sizes and CRC in the descriptor. Such an
+//!   entry carries no ZIP64 extra in its local header (none is known to be needed, and placeholder extras
+//!   break Explorer: zip_kit CHANGELOG 2.8.0); if it grows past 4 GiB its descriptor gets 8-byte sizes and
+//!   its central header a ZIP64 extra, as Go's archive/zip does. Central-directory readers (unzip, 7z,
+//!   bsdtar, zipfile, java.util.zip, Explorer, Archive Utility) read it; a strictly sequential reader may not.
+//! - The data descriptor always has its signature (macOS Archive Utility needs it; yazl README), and there
+//!   is none when bit 3 is clear (SingleFileZ#131).
+//! - ZIP64 exactly when needed: a local ZIP64 extra (both sizes, APPNOTE §4.5.3) only for a known size at or
+//!   over 0xFFFFFFFF, written first among the extras (Windows 7 Explorer); a central ZIP64 extra with only
+//!   the overflowing fields; ZIP64 end records when the entry count reaches 65,535 or the directory's size
+//!   or offset overflows, even if every file is small (ArchiveStream-php PR #8). Version needed 4.5 only on
+//!   entries that use ZIP64, 2.0 elsewhere (client-zip #59: 4.5 everywhere breaks MS Office).
+//! - Names are UTF-8 with bit 11 always set (yazl, client-zip do the same); DOS time in UTC plus the
+//!   extended timestamp "UT" extra with the exact mtime (client-zip README, zip_kit); version made by Unix
+//!   with mode bits in the external attributes (0644 files, 0755 directories plus the DOS directory bit).
+//! - Same entries in, same bytes out: nothing depends on the clock or the process.
+
+use super::dostime::{unix_mtime_i32, DosDateTime};
+use super::header::{
+    central_header_len, central_needs_zip64, descriptor_len, end_records_len, local_header_len,
+    CentralHeader, Descriptor, EndRecords, LocalHeader, LocalSizes,
+};
+use super::spec::*;
+
+/// How a file's bytes are stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Method {
+    /// Stored as is (method 0).
+    Store,
+    /// Deflated (method 8).
+    Deflate,
+}
+
+/// What an entry is, as far as the layout is concerned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EntryKind {
+    /// A directory: no data.
+    Directory,
+    /// A file.
+    File {
+        /// Uncompressed size, when known up front.
+        size: Option<u64>,
+        /// CRC-32 of the content, when known up front.
+        crc32: Option<u32>,
+        /// Store or deflate.
+        method: Method,
+    },
+}
+
+/// One entry to plan: its name in the archive (already normalised), modification time and kind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntrySpec {
+    /// Name inside the archive, `/`-separated; directories end in `/`.
+    pub name: String,
+    /// Modification time, Unix seconds (UTC).
+    pub modified_unix: i64,
+    /// Directory or file.
+    pub kind: EntryKind,
+}
+
+/// Why a list of entries cannot be planned.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    /// A name longer than the 16-bit length field allows.
+    #[error("entry {index}: name is {len} bytes, over the zip limit of 65535")]
+    NameTooLong {
+        /// Entry index.
+        index: usize,
+        /// Name length in bytes.
+        len: usize,
+    },
+    /// An empty name.
+    #[error("entry {index}: empty name")]
+    EmptyName {
+        /// Entry index.
+        index: usize,
+    },
+    /// Offsets would overflow 64 bits.
+    #[error("archive would be larger than 2^64 bytes")]
+    TooLarge,
+}
+
+/// Where an entry's sizes and CRC go, as decided by the planner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DescriptorPlan {
+    /// No data descriptor: everything is in the local header.
+    None,
+    /// A data descriptor whose width is known up front (sizes known).
+    Known {
+        /// 8-byte sizes.
+        wide: bool,
+    },
+    /// A data descriptor whose width depends on the sizes found while streaming.
+    Deferred,
+}
+
+/// One planned entry: everything about its records that does not depend on its bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedEntry {
+    /// Name inside the archive.
+    pub name: String,
+    /// Modification time (Unix seconds) as given.
+    pub modified_unix: i64,
+    /// Directory or file, with what is known up front. A known size of 0 implies a CRC of 0.
+    pub kind: EntryKind,
+    /// General purpose flags.
+    pub flags: u16,
+    /// Whether the local header carries a ZIP64 extra (known size at or over the threshold).
+    pub local_zip64: bool,
+    /// Where the CRC and sizes go.
+    pub descriptor: DescriptorPlan,
+    dos: DosDateTime,
+    mtime: i32,
+}
+
+impl PlannedEntry {
+    /// Whether the entry is a directory.
+    pub fn is_dir(&self) -> bool {
+        matches!(self.kind, EntryKind::Directory)
+    }
+
+    /// Known uncompressed size (0 for directories).
+    pub fn size(&self) -> Option<u64> {
+        match self.kind {
+            EntryKind::Directory => Some(0),
+            EntryKind::File { size, .. } => size,
+        }
+    }
+
+    /// CRC known up front (0 for directories).
+    pub fn known_crc(&self) -> Option<u32> {
+        match self.kind {
+            EntryKind::Directory => Some(0),
+            EntryKind::File { crc32, .. } => crc32,
+        }
+    }
+
+    /// The compression method.
+    pub fn method(&self) -> Method {
+        match self.kind {
+            EntryKind::Directory => Method::Store,
+            EntryKind::File { method, .. } => method,
+        }
+    }
+
+    fn method_id(&self) -> u16 {
+        match self.method() {
+            Method::Store => METHOD_STORE,
+            Method::Deflate => METHOD_DEFLATE,
+        }
+    }
+
+    fn external_attrs(&self) -> u32 {
+        if self.is_dir() {
+            (UNIX_DIR_MODE << 16) | DOS_DIRECTORY_ATTR
+        } else {
+            UNIX_FILE_MODE << 16
+        }
+    }
+
+    fn version_needed(&self, zip64: bool) -> u16 {
+        if zip64 {
+            VERSION_NEEDED_ZIP64
+        } else {
+            VERSION_NEEDED_DEFAULT
+        }
+    }
+}
+
+/// What is known about an entry once its data has been written (or, for a known layout, up front).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EntryOutcome {
+    /// Offset of the entry's local header.
+    pub local_header_offset: u64,
+    /// CRC-32 of the uncompressed bytes.
+    pub crc32: u32,
+    /// Bytes of entry data in the archive.
+    pub compressed: u64,
+    /// Uncompressed bytes.
+    pub uncompressed: u64,
+}
+
+/// The archive's plan: per-entry decisions plus, when every length is known, the exact layout.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    entries: Vec<PlannedEntry>,
+    layout: Option<Layout>,
+}
+
+/// Which record a segment of the archive is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SegmentKind {
+    /// Local file header of entry k.
+    LocalHeader(usize),
+    /// Data of entry k.
+    Data(usize),
+    /// Data descriptor of entry k.
+    Descriptor(usize),
+    /// Central directory header of entry k.
+    CentralHeader(usize),
+    /// ZIP64 end record, locator (when needed) and end of central directory record.
+    End,
+}
+
+/// One contiguous segment of the archive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Segment {
+    /// Offset of its first byte.
+    pub start: u64,
+    /// Its length (never 0).
+    pub len: u64,
+    /// Which record it is.
+    pub kind: SegmentKind,
+}
+
+/// The part of one segment that falls into a requested byte range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Piece {
+    /// The segment.
+    pub kind: SegmentKind,
+    /// Offset of the first wanted byte inside the segment.
+    pub skip: u64,
+    /// Number of wanted bytes.
+    pub len: u64,
+}
+
+/// Exact layout of an archive whose every length is known: each segment's offset and the total length.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Layout {
+    segments: Vec<Segment>,
+    local_offsets: Vec<u64>,
+    cd_offset: u64,
+    cd_size: u64,
+    total: u64,
+}
+
+impl Layout {
+    /// The archive's exact length.
+    pub fn total_len(&self) -> u64 {
+        self.total
+    }
+
+    /// All segments in order.
+    pub fn segments(&self) -> &[Segment] {
+        &self.segments
+    }
+
+    /// Offset of entry k's local header.
+    pub fn local_header_offset(&self, k: usize) -> Option<u64> {
+        self.local_offsets.get(k).copied()
+    }
+
+    /// Offset and size of the central directory.
+    pub fn central_directory(&self) -> (u64, u64) {
+        (self.cd_offset, self.cd_size)
+    }
+
+    /// The pieces of segments that make up bytes `start..end` (end exclusive, clamped to the length), in
+    /// order. Empty when the range is empty.
+    pub fn pieces(&self, start: u64, end: u64) -> Vec<Piece> {
+        let end = end.min(self.total);
+        let mut out = Vec::new();
+        if start >= end {
+            return out;
+        }
+        // First segment whose end is past `start`.
+        let first = self.segments.partition_point(|s| s.start + s.len <= start);
+        for seg in &self.segments[first..] {
+            if seg.start >= end {
+                break;
+            }
+            let from = start.max(seg.start);
+            let to = end.min(seg.start + seg.len);
+            out.push(Piece {
+                kind: seg.kind,
+                skip: from - seg.start,
+                len: to - from,
+            });
+        }
+        out
+    }
+}
+
+impl Plan {
+    /// Plans an archive of these entries, in this order.
+    pub fn new(specs: Vec<EntrySpec>) -> Result<Plan, PlanError> {
+        let mut entries = Vec::with_capacity(specs.len());
+        for (index, spec) in specs.into_iter().enumerate() {
+            entries.push(plan_entry(index, spec)?);
+        }
+        let layout = compute_layout(&entries)?;
+        Ok(Plan { entries, layout })
+    }
+
+    /// The planned entries.
+    pub fn entries(&self) -> &[PlannedEntry] {
+        &self.entries
+    }
+
+    /// The exact layout, when every file is stored with a known size.
+    pub fn layout(&self) -> Option<&Layout> {
+        self.layout.as_ref()
+    }
+
+    /// The exact archive length, when known up front.
+    pub fn total_len(&self) -> Option<u64> {
+        self.layout.as_ref().map(Layout::total_len)
+    }
+
+    /// Renders entry k's local header for a header starting at `offset`.
+    pub fn local_header(&self, k: usize, offset: u64, out: &mut Vec<u8>) {
+        let Some(e) = self.entries.get(k) else {
+            return;
+        };
+        let size = e.size();
+        let sizes = match (e.descriptor, size) {
+            (DescriptorPlan::Deferred, _) | (_, None) => LocalSizes::Deferred,
+            (_, Some(s)) if e.local_zip64 => LocalSizes::Zip64 {
+                compressed: s,
+                uncompressed: s,
+            },
+            (_, Some(s)) => LocalSizes::Plain {
+                compressed: s,
+                uncompressed: s,
+            },
+        };
+        let crc32 = match e.descriptor {
+            DescriptorPlan::None => e.known_crc().unwrap_or(0),
+            _ => 0,
+        };
+        let zip64 = e.local_zip64 || offset >= ZIP64_BYTES_THRESHOLD;
+        LocalHeader {
+            version_needed: e.version_needed(zip64),
+            flags: e.flags,
+            method: e.method_id(),
+            dos_time: e.dos.time,
+            dos_date: e.dos.date,
+            crc32,
+            sizes,
+            name: e.name.as_bytes(),
+            mtime: e.mtime,
+        }
+        .write(out);
+    }
+
+    /// Whether entry k's descriptor uses 8-byte sizes, given its outcome.
+    pub fn descriptor_is_wide(&self, k: usize, outcome: &EntryOutcome) -> bool {
+        match self.entries.get(k).map(|e| e.descriptor) {
+            Some(DescriptorPlan::Known { wide }) => wide,
+            Some(DescriptorPlan::Deferred) => {
+                outcome.compressed >= ZIP64_BYTES_THRESHOLD
+                    || outcome.uncompressed >= ZIP64_BYTES_THRESHOLD
+            }
+            _ => false,
+        }
+    }
+
+    /// Renders entry k's data descriptor (nothing when the entry has none).
+    pub fn descriptor(&self, k: usize, outcome: &EntryOutcome, out: &mut Vec<u8>) {
+        if matches!(
+            self.entries.get(k).map(|e| e.descriptor),
+            None | Some(DescriptorPlan::None)
+        ) {
+            return;
+        }
+        Descriptor {
+            crc32: outcome.crc32,
+            compressed: outcome.compressed,
+            uncompressed: outcome.uncompressed,
+            wide: self.descriptor_is_wide(k, outcome),
+        }
+        .write(out);
+    }
+
+    /// Renders entry k's central directory header.
+    pub fn central_header(&self, k: usize, outcome: &EntryOutcome, out: &mut Vec<u8>) {
+        let Some(e) = self.entries.get(k) else {
+            return;
+        };
+        let zip64 = e.local_zip64
+            || central_needs_zip64(
+                outcome.uncompressed,
+                outcome.compressed,
+                outcome.local_header_offset,
+            );
+        CentralHeader {
+            version_needed: e.version_needed(zip64),
+            flags: e.flags,
+            method: e.method_id(),
+            dos_time: e.dos.time,
+            dos_date: e.dos.date,
+            crc32: outcome.crc32,
+            compressed: outcome.compressed,
+            uncompressed: outcome.uncompressed,
+            local_header_offset: outcome.local_header_offset,
+            external_attrs: e.external_attrs(),
+            name: e.name.as_bytes(),
+            mtime: e.mtime,
+        }
+        .write(out);
+    }
+
+    /// Renders the end records for a central directory of `cd_size` bytes at `cd_offset`.
+    pub fn end_records(&self, cd_offset: u64, cd_size: u64, out: &mut Vec<u8>) {
+        EndRecords {
+            entries: self.entries.len() as u64,
+            cd_size,
+            cd_offset,
+        }
+        .write(out);
+    }
+
+    /// For a known layout: entry k's outcome given its CRC (`None` uses the CRC known up front). `None` when
+    /// there is no layout, no such entry, or the CRC is known neither way.
+    pub fn known_outcome(&self, k: usize, crc32: Option<u32>) -> Option<EntryOutcome> {
+        let layout = self.layout.as_ref()?;
+        let e = self.entries.get(k)?;
+        let size = e.size()?;
+        Some(EntryOutcome {
+            local_header_offset: layout.local_header_offset(k)?,
+            crc32: e.known_crc().or(crc32)?,
+            compressed: size,
+            uncompressed: size,
+        })
+    }
+
+    /// Renders the bytes of one segment of a known layout. `crc_of(k)` supplies CRCs not known up front;
+    /// returns `None` when a needed CRC is missing (or there is no layout).
+    pub fn render_segment(
+        &self,
+        kind: SegmentKind,
+        crc_of: &dyn Fn(usize) -> Option<u32>,
+        out: &mut Vec<u8>,
+    ) -> Option<()> {
+        let layout = self.layout.as_ref()?;
+        match kind {
+            SegmentKind::LocalHeader(k) => {
+                self.local_header(k, layout.local_header_offset(k)?, out)
+            }
+            SegmentKind::Data(_) => return None,
+            SegmentKind::Descriptor(k) => self.descriptor(k, &self.known_outcome(k, crc_of(k))?, out),
+            SegmentKind::CentralHeader(k) => {
+                self.central_header(k, &self.known_outcome(k, crc_of(k))?, out)
+            }
+            SegmentKind::End => self.end_records(layout.cd_offset, layout.cd_size, out),
+        }
+        Some(())
+    }
+
+    /// Whether rendering this segment needs a CRC that the manifest did not give.
+    pub fn segment_needs_crc(&self, kind: SegmentKind) -> Option<usize> {
+        match kind {
+            SegmentKind::Descriptor(k) | SegmentKind::CentralHeader(k) => {
+                match self.entries.get(k)?.known_crc() {
+                    Some(_) => None,
+                    None => Some(k),
+                }
+            }
+            _ => None,
+        }
+    }
+}
+
+fn plan_entry(index: usize, spec: EntrySpec) -> Result<PlannedEntry, PlanError> {
+    let len = spec.name.len();
+    if len == 0 {
+        return Err(PlanError::EmptyName { index });
+    }
+    if len > MAX_NAME_LEN {
+        return Err(PlanError::NameTooLong { index, len });
+    }
+    let kind = match spec.kind {
+        EntryKind::File {
+            size: Some(0),
+            crc32: None,
+            method,
+        } => EntryKind::File {
+            size: Some(0),
+            crc32: Some(0),
+            method,
+        },
+        other => other,
+    };
+    let (local_zip64, descriptor) = match kind {
+        EntryKind::Directory => (false, DescriptorPlan::None),
+        EntryKind::File {
+            size: Some(size),
+            crc32,
+            method: Method::Store,
+        } => {
+            let wide = size >= ZIP64_BYTES_THRESHOLD;
+            let descriptor = if crc32.is_some() {
+                DescriptorPlan::None
+            } else {
+                DescriptorPlan::Known { wide }
+            };
+            (wide, descriptor)
+        }
+        EntryKind::File { .. } => (false, DescriptorPlan::Deferred),
+    };
+    let flags = FLAG_UTF8
+        | if descriptor == DescriptorPlan::None {
+            0
+        } else {
+            FLAG_DATA_DESCRIPTOR
+        };
+    Ok(PlannedEntry {
+        dos: DosDateTime::from_unix(spec.modified_unix),
+        mtime: unix_mtime_i32(spec.modified_unix),
+        name: spec.name,
+        modified_unix: spec.modified_unix,
+        kind,
+        flags,
+        local_zip64,
+        descriptor,
+    })
+}
+
+/// The layout when every file is stored with a known size; `None` otherwise.
+fn compute_layout(entries: &[PlannedEntry]) -> Result<Option<Layout>, PlanError> {
+    let known = entries
+        .iter()
+        .all(|e| e.method() == Method::Store && e.size().is_some());
+    if !known {
+        return Ok(None);
+    }
+    let mut segments = Vec::with_capacity(entries.len() * 4 + 1);
+    let mut local_offsets = Vec::with_capacity(entries.len());
+    let mut at: u64 = 0;
+    let mut push = |kind: SegmentKind, len: u64, at: &mut u64| -> Result<(), PlanError> {
+        if len > 0 {
+            segments.push(Segment {
+                start: *at,
+                len,
+                kind,
+            });
+            *at = at.checked_add(len).ok_or(PlanError::TooLarge)?;
+        }
+        Ok(())
+    };
+    for (k, e) in entries.iter().enumerate() {
+        let size = e.size().unwrap_or(0);
+        local_offsets.push(at);
+        push(
+            SegmentKind::LocalHeader(k),
+            local_header_len(e.name.len(), e.local_zip64),
+            &mut at,
+        )?;
+        push(SegmentKind::Data(k), size, &mut at)?;
+        let desc = match e.descriptor {
+            DescriptorPlan::None => 0,
+            DescriptorPlan::Known { wide } => descriptor_len(wide),
+            DescriptorPlan::Deferred => descriptor_len(size >= ZIP64_BYTES_THRESHOLD),
+        };
+        push(SegmentKind::Descriptor(k), desc, &mut at)?;
+    }
+    let cd_offset = at;
+    for (k, e) in entries.iter().enumerate() {
+        let size = e.size().unwrap_or(0);
+        let len = central_header_len(e.name.len(), size, size, local_offsets[k]);
+        push(SegmentKind::CentralHeader(k), len, &mut at)?;
+    }
+    let cd_size = at - cd_offset;
+    let end = EndRecords {
+        entries: entries.len() as u64,
+        cd_size,
+        cd_offset,
+    };
+    push(SegmentKind::End, end_records_len(end.needs_zip64()), &mut at)?;
+    Ok(Some(Layout {
+        segments,
+        local_offsets,
+        cd_offset,
+        cd_size,
+        total: at,
+    }))
+}
+
+#[cfg(test)]
+mod tests;

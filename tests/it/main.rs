@@ -1,0 +1,6 @@
+//! zipper's integration tests: one binary, themed modules.
+
+// Shared harness: running real unzip tools on archives.
+mod util;
+// Archives written by the zip engine, checked by unzip, 7z, bsdtar, Python zipfile and Java.
+mod zip_tools;
