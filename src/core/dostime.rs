@@ -28,7 +28,10 @@ impl DosDateTime {
         // The clamp keeps the value inside time's supported range, so this cannot fail; fall back to the
         // DOS epoch rather than panic all the same.
         let Ok(dt) = OffsetDateTime::from_unix_timestamp(clamped) else {
-            return Self { time: 0, date: (1 << 5) | 1 };
+            return Self {
+                time: 0,
+                date: (1 << 5) | 1,
+            };
         };
         let year = u16::try_from(dt.year() - 1980).unwrap_or(0);
         let month = u16::from(u8::from(dt.month()));
@@ -70,7 +73,10 @@ mod tests {
 
     #[test]
     fn clamps_both_ends() {
-        assert_eq!(DosDateTime::from_unix(0), DosDateTime::from_unix(DOS_EPOCH_UNIX));
+        assert_eq!(
+            DosDateTime::from_unix(0),
+            DosDateTime::from_unix(DOS_EPOCH_UNIX)
+        );
         assert_eq!(DosDateTime::from_unix(i64::MIN).date, (1 << 5) | 1);
         let max = DosDateTime::from_unix(i64::MAX);
         assert_eq!(max.date, (127 << 9) | (12 << 5) | 31);

@@ -139,7 +139,9 @@ impl<P: Borrow<Plan>> Encoder<P> {
             }
         }
         let mut out = Vec::with_capacity(64 + self.plan.borrow().entries()[index].name.len());
-        self.plan.borrow().local_header(index, self.written, &mut out);
+        self.plan
+            .borrow()
+            .local_header(index, self.written, &mut out);
         self.current = Some(Current {
             index,
             offset: self.written,

@@ -84,8 +84,11 @@ pub struct LocalHeader<'a> {
 
 impl LocalHeader<'_> {
     /// Encoded length of this header.
-    pub fn len(&self) -> u64 {
-        local_header_len(self.name.len(), matches!(self.sizes, LocalSizes::Zip64 { .. }))
+    pub fn encoded_len(&self) -> u64 {
+        local_header_len(
+            self.name.len(),
+            matches!(self.sizes, LocalSizes::Zip64 { .. }),
+        )
     }
 
     /// Appends the encoded header.
@@ -112,7 +115,7 @@ impl LocalHeader<'_> {
         put_u16(out, len_u16(self.name.len())); // file name length
         put_u16(out, len_u16(usize::try_from(extra_len).unwrap_or(0))); // extra field length
         out.extend_from_slice(self.name); // file name
-        // The ZIP64 extra goes first: Windows 7 Explorer only finds it there (zip_kit IMPLEMENTATION_DETAILS).
+                                          // The ZIP64 extra goes first: Windows 7 Explorer only finds it there (zip_kit IMPLEMENTATION_DETAILS).
         if let LocalSizes::Zip64 {
             compressed,
             uncompressed,
@@ -129,10 +132,7 @@ impl LocalHeader<'_> {
 
 /// Length of a local header with a name of `name_len` bytes, with or without the ZIP64 extra.
 pub fn local_header_len(name_len: usize, zip64: bool) -> u64 {
-    LOCAL_HEADER_FIXED_LEN
-        + name_len as u64
-        + if zip64 { 20 } else { 0 }
-        + EXTENDED_TIMESTAMP_LEN
+    LOCAL_HEADER_FIXED_LEN + name_len as u64 + if zip64 { 20 } else { 0 } + EXTENDED_TIMESTAMP_LEN
 }
 
 /// Appends the extended timestamp extra field, mtime only. The central copy has the same shape: its flags
@@ -159,7 +159,7 @@ pub struct Descriptor {
 
 impl Descriptor {
     /// Encoded length.
-    pub fn len(&self) -> u64 {
+    pub fn encoded_len(&self) -> u64 {
         descriptor_len(self.wide)
     }
 
@@ -239,7 +239,7 @@ pub fn central_header_len(name_len: usize, uncompressed: u64, compressed: u64, o
 
 impl CentralHeader<'_> {
     /// Encoded length.
-    pub fn len(&self) -> u64 {
+    pub fn encoded_len(&self) -> u64 {
         central_header_len(
             self.name.len(),
             self.uncompressed,
@@ -250,7 +250,8 @@ impl CentralHeader<'_> {
 
     /// Appends the encoded header.
     pub fn write(&self, out: &mut Vec<u8>) {
-        let fields = central_zip64_fields(self.uncompressed, self.compressed, self.local_header_offset);
+        let fields =
+            central_zip64_fields(self.uncompressed, self.compressed, self.local_header_offset);
         let zip64_len = if fields > 0 { 4 + 8 * fields } else { 0 };
         let extra_len = zip64_len + EXTENDED_TIMESTAMP_LEN;
         put_u32(out, CENTRAL_HEADER_SIG); // central file header signature
@@ -306,7 +307,7 @@ impl EndRecords {
     }
 
     /// Encoded length of all end records.
-    pub fn len(&self) -> u64 {
+    pub fn encoded_len(&self) -> u64 {
         end_records_len(self.needs_zip64())
     }
 
@@ -385,7 +386,7 @@ mod tests {
             };
             let mut out = Vec::new();
             h.write(&mut out);
-            assert_eq!(out.len() as u64, h.len());
+            assert_eq!(out.len() as u64, h.encoded_len());
             assert_eq!(&out[..4], &LOCAL_FILE_HEADER_SIG.to_le_bytes());
         }
     }
@@ -408,7 +409,7 @@ mod tests {
         };
         let mut out = Vec::new();
         h.write(&mut out);
-        assert_eq!(out.len() as u64, h.len());
+        assert_eq!(out.len() as u64, h.encoded_len());
         // fixed 46 + name 1, then the zip64 extra: id, len 8, offset.
         assert_eq!(&out[47..51], &[0x01, 0x00, 0x08, 0x00]);
         assert_eq!(&out[51..59], &(1u64 << 32).to_le_bytes());
@@ -432,7 +433,7 @@ mod tests {
         assert!(many.needs_zip64());
         let mut out = Vec::new();
         many.write(&mut out);
-        assert_eq!(out.len() as u64, many.len());
+        assert_eq!(out.len() as u64, many.encoded_len());
         assert_eq!(out.len(), 98);
     }
 }

@@ -16,13 +16,21 @@ fn tools_dir() -> PathBuf {
 }
 
 fn run(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
     assert!(
         out.status.success(),
         "{cmd:?} failed: {}\nstdout: {}\nstderr: {}",
         out.status,
-        String::from_utf8_lossy(&out.stdout).chars().take(4000).collect::<String>(),
-        String::from_utf8_lossy(&out.stderr).chars().take(4000).collect::<String>()
+        String::from_utf8_lossy(&out.stdout)
+            .chars()
+            .take(4000)
+            .collect::<String>(),
+        String::from_utf8_lossy(&out.stderr)
+            .chars()
+            .take(4000)
+            .collect::<String>()
     );
     String::from_utf8(out.stdout).expect("tool output is UTF-8")
 }
@@ -37,7 +45,11 @@ fn parse_listing(text: &str) -> Vec<Expected> {
             let crc = u32::from_str_radix(it.next().expect("crc"), 16).expect("hex crc");
             let size = it.next().expect("size").parse().expect("size");
             let name = it.next().expect("name").to_string();
-            Expected { name, size, crc32: crc }
+            Expected {
+                name,
+                size,
+                crc32: crc,
+            }
         })
         .collect();
     v.sort();
@@ -60,7 +72,9 @@ pub fn check_unzip(path: &Path) {
 pub fn check_7z(path: &Path, expected: &[Expected]) {
     let out = run(Command::new("7z").arg("t").arg(path));
     assert!(out.contains("Everything is Ok"), "7z t: {out}");
-    let listing = run(Command::new("7z").args(["l", "-slt", "-sccUTF-8"]).arg(path));
+    let listing = run(Command::new("7z")
+        .args(["l", "-slt", "-sccUTF-8"])
+        .arg(path));
     let mut got = Vec::new();
     let mut cur: (Option<String>, Option<u64>, Option<u32>, bool) = (None, None, None, false);
     let mut in_entries = false;
@@ -83,14 +97,22 @@ pub fn check_7z(path: &Path, expected: &[Expected]) {
         } else if line.is_empty() {
             if let (Some(name), Some(size)) = (cur.0.take(), cur.1) {
                 let name = if cur.3 { format!("{name}/") } else { name };
-                got.push(Expected { name, size, crc32: cur.2.unwrap_or(0) });
+                got.push(Expected {
+                    name,
+                    size,
+                    crc32: cur.2.unwrap_or(0),
+                });
             }
             cur = (None, None, None, false);
         }
     }
     if let (Some(name), Some(size)) = (cur.0.take(), cur.1) {
         let name = if cur.3 { format!("{name}/") } else { name };
-        got.push(Expected { name, size, crc32: cur.2.unwrap_or(0) });
+        got.push(Expected {
+            name,
+            size,
+            crc32: cur.2.unwrap_or(0),
+        });
     }
     got.sort();
     assert_eq!(got, sorted(expected), "7z listing");
@@ -98,7 +120,10 @@ pub fn check_7z(path: &Path, expected: &[Expected]) {
 
 /// libarchive's `bsdtar`: lists the names and extracts every entry (checking CRCs) to nowhere.
 pub fn check_bsdtar(path: &Path, expected: &[Expected]) {
-    let listing = run(Command::new("bsdtar").env("LC_ALL", "C.UTF-8").arg("-tf").arg(path));
+    let listing = run(Command::new("bsdtar")
+        .env("LC_ALL", "C.UTF-8")
+        .arg("-tf")
+        .arg(path));
     let mut got: Vec<String> = listing.lines().map(str::to_string).collect();
     got.sort();
     let mut want: Vec<String> = expected.iter().map(|e| e.name.clone()).collect();
@@ -116,13 +141,17 @@ pub fn check_bsdtar(path: &Path, expected: &[Expected]) {
 
 /// Python's zipfile: testzip plus names, sizes and CRCs read back.
 pub fn check_python(path: &Path, expected: &[Expected]) {
-    let out = run(Command::new("python3").arg(tools_dir().join("zipcheck.py")).arg(path));
+    let out = run(Command::new("python3")
+        .arg(tools_dir().join("zipcheck.py"))
+        .arg(path));
     assert_eq!(parse_listing(&out), sorted(expected), "python zipfile");
 }
 
 /// Java's java.util.zip.ZipFile: names, sizes and CRCs read back.
 pub fn check_java(path: &Path, expected: &[Expected]) {
-    let out = run(Command::new("java").arg(tools_dir().join("ZipCheck.java")).arg(path));
+    let out = run(Command::new("java")
+        .arg(tools_dir().join("ZipCheck.java"))
+        .arg(path));
     assert_eq!(parse_listing(&out), sorted(expected), "java.util.zip");
 }
 

@@ -37,32 +37,53 @@ fn mem_file(name: &str, data: &[u8], size_known: bool, crc_known: bool, method: 
             let parts = vec![Ok(bytes.slice(..mid)), Ok(bytes.slice(mid..))];
             Box::pin(stream::iter(parts)) as EntryBody
         })),
-        expected: Expected { name: name.to_string(), size: data.len() as u64, crc32: crc },
+        expected: Expected {
+            name: name.to_string(),
+            size: data.len() as u64,
+            crc32: crc,
+        },
     }
 }
 
 fn directory(name: &str) -> Item {
     Item {
-        spec: EntrySpec { name: name.to_string(), modified_unix: MTIME, kind: EntryKind::Directory },
+        spec: EntrySpec {
+            name: name.to_string(),
+            modified_unix: MTIME,
+            kind: EntryKind::Directory,
+        },
         body: None,
-        expected: Expected { name: name.to_string(), size: 0, crc32: 0 },
+        expected: Expected {
+            name: name.to_string(),
+            size: 0,
+            crc32: 0,
+        },
     }
 }
 
 /// Writes the archive to a temporary file; returns it, the expected listing and the plan's length.
-async fn write_archive(items: Vec<Item>) -> (tempfile::NamedTempFile, Vec<Expected>, Option<u64>, u64) {
+async fn write_archive(
+    items: Vec<Item>,
+) -> (tempfile::NamedTempFile, Vec<Expected>, Option<u64>, u64) {
     let specs: Vec<EntrySpec> = items.iter().map(|i| i.spec.clone()).collect();
     let expected: Vec<Expected> = items.iter().map(|i| i.expected.clone()).collect();
     let plan = Arc::new(Plan::new(specs).expect("plan"));
-    let bodies: Vec<Result<EntryBody, BoxError>> =
-        items.into_iter().filter_map(|i| i.body.map(|b| Ok(b()))).collect();
-    let file = tempfile::Builder::new().suffix(".zip").tempfile().expect("temp file");
+    let bodies: Vec<Result<EntryBody, BoxError>> = items
+        .into_iter()
+        .filter_map(|i| i.body.map(|b| Ok(b())))
+        .collect();
+    let file = tempfile::Builder::new()
+        .suffix(".zip")
+        .tempfile()
+        .expect("temp file");
     let mut out = tokio::io::BufWriter::with_capacity(
         1 << 20,
         tokio::fs::File::create(file.path()).await.expect("create"),
     );
     let planned = plan.total_len();
-    let written = write_to(zip_stream(plan, stream::iter(bodies)), &mut out).await.expect("archive written");
+    let written = write_to(zip_stream(plan, stream::iter(bodies)), &mut out)
+        .await
+        .expect("archive written");
     (file, expected, planned, written)
 }
 
@@ -70,16 +91,38 @@ async fn write_archive(items: Vec<Item>) -> (tempfile::NamedTempFile, Vec<Expect
 async fn small_mixed_archive_opens_everywhere() {
     let items = vec![
         mem_file("hello.txt", b"hello, world\n", true, true, Method::Store),
-        mem_file("no-crc.bin", &(0..=255u8).cycle().take(70_000).collect::<Vec<_>>(), true, false, Method::Store),
+        mem_file(
+            "no-crc.bin",
+            &(0..=255u8).cycle().take(70_000).collect::<Vec<_>>(),
+            true,
+            false,
+            Method::Store,
+        ),
         mem_file("empty.txt", b"", true, false, Method::Store),
         directory("photos/"),
         directory("empty-folder/"),
-        mem_file("photos/été 2019/café ☕.jpg", b"not really a jpeg", true, false, Method::Store),
-        mem_file("photos/日本語/写真.png", b"\x89PNG fake", true, true, Method::Store),
+        mem_file(
+            "photos/été 2019/café ☕.jpg",
+            b"not really a jpeg",
+            true,
+            false,
+            Method::Store,
+        ),
+        mem_file(
+            "photos/日本語/写真.png",
+            b"\x89PNG fake",
+            true,
+            true,
+            Method::Store,
+        ),
         mem_file("emoji/🎉.txt", b"party", true, true, Method::Store),
     ];
     let (file, expected, planned, written) = write_archive(items).await;
-    assert_eq!(planned, Some(written), "planned length equals produced length");
+    assert_eq!(
+        planned,
+        Some(written),
+        "planned length equals produced length"
+    );
     check_all_tools(file.path(), &expected);
 }
 
@@ -87,17 +130,43 @@ async fn small_mixed_archive_opens_everywhere() {
 async fn streaming_entries_unknown_size_and_deflate_open_everywhere() {
     let text: Vec<u8> = b"the quick brown fox jumps over the lazy dog\n".repeat(5_000);
     let items = vec![
-        mem_file("unknown-size.bin", &(0..50_000u32).map(|i| (i * 7 % 251) as u8).collect::<Vec<_>>(), false, false, Method::Store),
+        mem_file(
+            "unknown-size.bin",
+            &(0..50_000u32)
+                .map(|i| (i * 7 % 251) as u8)
+                .collect::<Vec<_>>(),
+            false,
+            false,
+            Method::Store,
+        ),
         mem_file("deflated.txt", &text, true, false, Method::Deflate),
-        mem_file("deflated-unknown.txt", &text[..1000], false, false, Method::Deflate),
+        mem_file(
+            "deflated-unknown.txt",
+            &text[..1000],
+            false,
+            false,
+            Method::Deflate,
+        ),
         mem_file("deflated-empty.txt", b"", false, false, Method::Deflate),
-        mem_file("deflated-crc.txt", b"abcabcabc", true, true, Method::Deflate),
+        mem_file(
+            "deflated-crc.txt",
+            b"abcabcabc",
+            true,
+            true,
+            Method::Deflate,
+        ),
         directory("d/"),
         mem_file("d/stored.txt", b"stored", true, true, Method::Store),
     ];
     let (file, expected, planned, written) = write_archive(items).await;
-    assert_eq!(planned, None, "no exact length with unknown sizes or deflate");
-    assert!(written < text.len() as u64, "deflate compressed the text ({written} bytes)");
+    assert_eq!(
+        planned, None,
+        "no exact length with unknown sizes or deflate"
+    );
+    assert!(
+        written < text.len() as u64,
+        "deflate compressed the text ({written} bytes)"
+    );
     check_all_tools(file.path(), &expected);
 }
 
@@ -106,7 +175,13 @@ async fn more_than_65535_entries_open_everywhere() {
     let mut items = Vec::new();
     for i in 0..70_000u32 {
         let data = format!("file {i}\n");
-        items.push(mem_file(&format!("dir{}/f{i}.txt", i % 50), data.as_bytes(), true, i % 2 == 0, Method::Store));
+        items.push(mem_file(
+            &format!("dir{}/f{i}.txt", i % 50),
+            data.as_bytes(),
+            true,
+            i % 2 == 0,
+            Method::Store,
+        ));
     }
     let (file, expected, planned, written) = write_archive(items).await;
     assert_eq!(planned, Some(written));
@@ -115,7 +190,10 @@ async fn more_than_65535_entries_open_everywhere() {
 
 /// A body of `len` bytes made of one repeated 1 MiB block (plus a tail), produced on the fly.
 fn generated_body(len: u64) -> (EntryBody, u32) {
-    let block: Bytes = (0..(1u32 << 20)).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect::<Vec<_>>().into();
+    let block: Bytes = (0..(1u32 << 20))
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect::<Vec<_>>()
+        .into();
     let full = len / block.len() as u64;
     let tail = (len % block.len() as u64) as usize;
     let mut hasher = crc32fast::Hasher::new();
@@ -143,13 +221,33 @@ async fn entry_over_4_gib_opens_everywhere() {
             spec: EntrySpec {
                 name: "big/4gib+.bin".into(),
                 modified_unix: MTIME,
-                kind: EntryKind::File { size: Some(big), crc32: None, method: Method::Store },
+                kind: EntryKind::File {
+                    size: Some(big),
+                    crc32: None,
+                    method: Method::Store,
+                },
             },
             body: Some(Box::new(move || body.take().expect("body once"))),
-            expected: Expected { name: "big/4gib+.bin".into(), size: big, crc32: crc },
+            expected: Expected {
+                name: "big/4gib+.bin".into(),
+                size: big,
+                crc32: crc,
+            },
         },
-        mem_file("after-known.txt", b"after, crc known", true, true, Method::Store),
-        mem_file("after-no-crc.txt", b"after, crc unknown", true, false, Method::Store),
+        mem_file(
+            "after-known.txt",
+            b"after, crc known",
+            true,
+            true,
+            Method::Store,
+        ),
+        mem_file(
+            "after-no-crc.txt",
+            b"after, crc unknown",
+            true,
+            false,
+            Method::Store,
+        ),
         directory("after-dir/"),
     ];
     let (file, expected, planned, written) = write_archive(items).await;

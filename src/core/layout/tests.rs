@@ -37,7 +37,8 @@ fn segment_bytes(plan: &Plan, kind: SegmentKind, contents: &[Vec<u8>]) -> Vec<u8
 }
 
 fn read_back(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
-    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).expect("zip crate opens it");
+    let mut archive =
+        zip::ZipArchive::new(std::io::Cursor::new(bytes)).expect("zip crate opens it");
     let mut out = Vec::new();
     for i in 0..archive.len() {
         let mut f = archive.by_index(i).expect("entry");
@@ -70,8 +71,12 @@ fn small_archive_round_trips_through_an_independent_reader() {
 
 #[test]
 fn descriptor_only_when_something_is_unknown() {
-    let plan = Plan::new(vec![file("a", 3, Some(1)), file("b", 3, None), file("c", 0, None)])
-        .expect("plan");
+    let plan = Plan::new(vec![
+        file("a", 3, Some(1)),
+        file("b", 3, None),
+        file("c", 0, None),
+    ])
+    .expect("plan");
     let e = plan.entries();
     assert_eq!(e[0].descriptor, DescriptorPlan::None);
     assert_eq!(e[0].flags & FLAG_DATA_DESCRIPTOR, 0);
@@ -125,7 +130,11 @@ fn zip64_exactly_when_needed() {
     plan.central_header(2, &plan.known_outcome(2, None).expect("outcome"), &mut ch);
     assert_eq!(&ch[6..8], &VERSION_NEEDED_ZIP64.to_le_bytes());
     let mut ch0 = Vec::new();
-    plan.central_header(0, &plan.known_outcome(0, Some(7)).expect("outcome"), &mut ch0);
+    plan.central_header(
+        0,
+        &plan.known_outcome(0, Some(7)).expect("outcome"),
+        &mut ch0,
+    );
     assert_eq!(&ch0[6..8], &VERSION_NEEDED_DEFAULT.to_le_bytes());
 }
 
@@ -291,7 +300,9 @@ proptest! {
 
 #[test]
 fn many_entries_switch_to_zip64_end_records() {
-    let specs: Vec<EntrySpec> = (0..65_535).map(|i| file(&format!("{i}"), 0, None)).collect();
+    let specs: Vec<EntrySpec> = (0..65_535)
+        .map(|i| file(&format!("{i}"), 0, None))
+        .collect();
     let plan = Plan::new(specs).expect("plan");
     let contents: Vec<&[u8]> = vec![b""; 65_535];
     let bytes = encode_stored_in_memory(&plan, &contents).expect("encode");
@@ -301,4 +312,13 @@ fn many_entries_switch_to_zip64_end_records() {
     assert_eq!(&tail[..4], &ZIP64_EOCD_SIG.to_le_bytes());
     assert_eq!(&tail[56..60], &ZIP64_LOCATOR_SIG.to_le_bytes());
     assert_eq!(read_back(&bytes).len(), 65_535);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+    /// The fuzz target's logic, run on random inputs in every test run.
+    #[test]
+    fn fuzz_logic_holds(data in prop::collection::vec(any::<u8>(), 0..200)) {
+        fuzz_layout(&data);
+    }
 }
