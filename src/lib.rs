@@ -10,4 +10,5 @@
 
 pub mod core;
 pub mod error;
+pub mod origin;
 pub mod zipstream;
