@@ -9,6 +9,7 @@
 #![warn(missing_docs)]
 
 pub mod core;
+pub mod demo_origin;
 pub mod error;
 pub mod origin;
 pub mod zipstream;
