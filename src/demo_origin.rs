@@ -608,7 +608,7 @@ fn serve_file(
 // === bodies ===
 
 /// The response body of the demo origin: a small fixed body or a generated file.
-pub struct DemoBody {
+struct DemoBody {
     kind: BodyKind,
 }
 
