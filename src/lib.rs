@@ -9,6 +9,8 @@
 #![warn(missing_docs)]
 
 pub mod core;
+pub mod demo_origin;
 pub mod error;
+pub mod origin;
 pub mod prefetch;
 pub mod zipstream;

@@ -4,3 +4,5 @@
 mod util;
 // Archives written by the zip engine, checked by unzip, 7z, bsdtar, Python zipfile and Java.
 mod zip_tools;
+// Origin-side I/O against the in-process demo origin: file fetches, retries, resume, guard, manifests.
+mod origin;

@@ -1,0 +1,777 @@
+//! A real in-process HTTP origin for `zipper demo` and the integration tests: [`DemoOrigin`].
+//!
+//! It listens on `127.0.0.1:0` (HTTP/1.1 and cleartext HTTP/2) on the current tokio runtime and stops when
+//! its handle is dropped or [`DemoOrigin::shutdown`] is called. It serves:
+//!
+//! - `GET|HEAD /files/{size}/{seed}/{name}`: `size` bytes of deterministic pseudo-random content made on
+//!   the fly from `seed` ([`generated_bytes`], never buffered whole), with `Content-Length`, a strong
+//!   `ETag`, `Last-Modified`, `Accept-Ranges: bytes` and single-range `Range`/`If-Range` support
+//!   (206 + `Content-Range`, 416 past the end). `name` is only for show.
+//! - `GET /manifests/{id}`: a manifest registered with [`DemoOrigin::add_manifest`] (any query, such as
+//!   `?timestamp=`, is accepted).
+//! - `GET /redirect/{n}/{rest}`: `302` to `/redirect/{n-1}/{rest}`, and at `n = 0` to `/{rest}` (query
+//!   kept). `GET /redirect-host/{host}/{rest}`: `302` to `http://{host}:{port}/{rest}` (query kept).
+//!
+//! Fault knobs, as query parameters on any of these (counted per path, query excluded):
+//!
+//! | knob | effect |
+//! |---|---|
+//! | `status=S&times=N` | answer the first `N` requests (every one without `times`) with status `S` |
+//! | `delay_ms=N` | wait `N` ms before answering |
+//! | `reset_at=N&reset_times=K` | files: abort the connection after `N` body bytes, on the first `K` requests (default 1) |
+//! | `no_range=1` | files: ignore `Range`, always `200` and no `Accept-Ranges` |
+//! | `chunked=1` | files: no `Content-Length` (chunked), ranges ignored |
+//! | `lie=N` | files: send `size + N` bytes (`N` may be negative) chunked, ranges ignored, while `ETag` and the URL claim `size` |
+//! | `chunk=N` | files: body chunk size (default 16 KiB) |
+//! | `chunk_delay_ms=N` | files: wait `N` ms after each chunk |
+//!
+//! Counters ([`DemoOrigin::requests`], [`DemoOrigin::partial_responses`], [`DemoOrigin::bytes_served`]) let tests assert what was fetched.
+//! This module is test and demo tooling: it must not be used to serve real data, and it keeps request
+//! headers only for manifest paths ([`DemoOrigin::last_manifest_headers`]).
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{
+    ACCEPT_RANGES, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, ETAG, IF_RANGE, LAST_MODIFIED,
+    LOCATION, RANGE,
+};
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode};
+use http_body::{Body, Frame, SizeHint};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use tokio::net::TcpListener;
+use tokio::task::{JoinHandle, JoinSet};
+use tokio::time::Sleep;
+
+/// Default body chunk size of generated files.
+const DEFAULT_CHUNK: usize = 16 * 1024;
+/// Pause before a `reset_at` abort, so that the bytes sent before it reach the client.
+const RESET_FLUSH_PAUSE: Duration = Duration::from_millis(20);
+/// Largest `chunk=` accepted.
+const MAX_CHUNK: usize = 1024 * 1024;
+/// `Last-Modified` of every generated file.
+const LAST_MODIFIED_VALUE: &str = "Sun, 07 Apr 2019 22:00:00 GMT";
+/// Characters percent-encoded in a generated file's `name` segment.
+const NAME_SET: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+// === content generator ===
+
+/// One 8-byte block of the content of `seed` (SplitMix64 of the block index mixed with the seed).
+fn block(seed: u64, index: u64) -> [u8; 8] {
+    let mut z = seed
+        .wrapping_mul(0xD1B5_4A32_D192_ED03)
+        .wrapping_add(index.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    (z ^ (z >> 31)).to_le_bytes()
+}
+
+/// Fills `buf` with the generated content of `seed` starting at byte `offset`.
+pub fn fill_generated(seed: u64, offset: u64, buf: &mut [u8]) {
+    let mut pos = offset;
+    let mut out = buf;
+    while !out.is_empty() {
+        let bytes = block(seed, pos / 8);
+        let within = usize::try_from(pos % 8).unwrap_or(0);
+        let n = (8 - within).min(out.len());
+        out[..n].copy_from_slice(&bytes[within..within + n]);
+        out = &mut out[n..];
+        pos += n as u64;
+    }
+}
+
+/// The `len` bytes at `offset` of the generated content of `seed`: what `/files/{size}/{seed}/…` serves
+/// there.
+pub fn generated_bytes(seed: u64, offset: u64, len: usize) -> Vec<u8> {
+    let mut buf = vec![0; len];
+    fill_generated(seed, offset, &mut buf);
+    buf
+}
+
+/// The CRC-32 of the first `size` generated bytes of `seed`, computed in bounded memory.
+pub fn generated_crc32(seed: u64, size: u64) -> u32 {
+    let mut hasher = crc32fast::Hasher::new();
+    let mut buf = vec![0; 64 * 1024];
+    let mut pos = 0;
+    while pos < size {
+        let n = usize::try_from(size - pos)
+            .unwrap_or(usize::MAX)
+            .min(buf.len());
+        fill_generated(seed, pos, &mut buf[..n]);
+        hasher.update(&buf[..n]);
+        pos += n as u64;
+    }
+    hasher.finalize()
+}
+
+/// The path of a generated file: `/files/{size}/{seed}/{name}` (`name` percent-encoded).
+pub fn file_path(size: u64, seed: u64, name: &str) -> String {
+    format!(
+        "/files/{size}/{seed}/{}",
+        percent_encoding::utf8_percent_encode(name, NAME_SET)
+    )
+}
+
+/// The strong ETag served for a generated file.
+pub fn file_etag(size: u64, seed: u64) -> String {
+    format!("\"{seed:x}-{size:x}\"")
+}
+
+// === shared state ===
+
+#[derive(Debug, Default, Clone, Copy)]
+struct PathStats {
+    requests: u64,
+    partial: u64,
+    bytes: u64,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    port: u16,
+    next_manifest: AtomicU64,
+    manifests: Mutex<HashMap<u64, Bytes>>,
+    stats: Mutex<HashMap<String, PathStats>>,
+    manifest_headers: Mutex<HashMap<String, HeaderMap>>,
+    total_requests: AtomicU64,
+    total_bytes: AtomicU64,
+}
+
+/// Locks `m`, recovering from a poisoned lock (a panicking test must not wedge the origin).
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl State {
+    /// Counts a request to `path`; returns how many came before it.
+    fn count_request(&self, path: &str) -> u64 {
+        self.total_requests.fetch_add(1, Ordering::Relaxed);
+        let mut stats = lock(&self.stats);
+        let entry = stats.entry(path.to_string()).or_default();
+        entry.requests += 1;
+        entry.requests - 1
+    }
+
+    fn count_partial(&self, path: &str) {
+        if let Some(entry) = lock(&self.stats).get_mut(path) {
+            entry.partial += 1;
+        }
+    }
+
+    fn count_bytes(&self, path: &str, n: u64) {
+        self.total_bytes.fetch_add(n, Ordering::Relaxed);
+        if let Some(entry) = lock(&self.stats).get_mut(path) {
+            entry.bytes += n;
+        }
+    }
+
+    fn sum(&self, prefix: &str, field: fn(&PathStats) -> u64) -> u64 {
+        lock(&self.stats)
+            .iter()
+            .filter(|(path, _)| path.starts_with(prefix))
+            .map(|(_, s)| field(s))
+            .sum()
+    }
+}
+
+// === the handle ===
+
+/// A running demo origin; dropping it stops the server and closes its connections.
+#[derive(Debug)]
+pub struct DemoOrigin {
+    addr: SocketAddr,
+    state: Arc<State>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl DemoOrigin {
+    /// Binds `127.0.0.1:0` and starts serving on the current tokio runtime.
+    pub async fn start() -> io::Result<DemoOrigin> {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+        let addr = listener.local_addr()?;
+        let state = Arc::new(State {
+            port: addr.port(),
+            next_manifest: AtomicU64::new(1),
+            ..Default::default()
+        });
+        let task = tokio::spawn(accept_loop(listener, Arc::clone(&state)));
+        Ok(DemoOrigin {
+            addr,
+            state,
+            task: Some(task),
+        })
+    }
+
+    /// The listening address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:{port}`, without a trailing slash.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// `base_url() + path_and_query`.
+    pub fn url(&self, path_and_query: &str) -> String {
+        format!("{}{path_and_query}", self.base_url())
+    }
+
+    /// The URL of a generated file (see [`file_path`]).
+    pub fn file_url(&self, size: u64, seed: u64, name: &str) -> String {
+        self.url(&file_path(size, seed, name))
+    }
+
+    /// Registers a manifest; returns its path `/manifests/{id}` (append `?timestamp=…` for a callback).
+    pub fn add_manifest(&self, json: serde_json::Value) -> String {
+        self.add_manifest_bytes(json.to_string())
+    }
+
+    /// Registers a manifest body as is (for invalid or oversized manifests); returns its path.
+    pub fn add_manifest_bytes(&self, body: impl Into<Bytes>) -> String {
+        let id = self.state.next_manifest.fetch_add(1, Ordering::Relaxed);
+        lock(&self.state.manifests).insert(id, body.into());
+        format!("/manifests/{id}")
+    }
+
+    /// Requests received for paths starting with `path_prefix` (query excluded; `""` counts all).
+    pub fn requests(&self, path_prefix: &str) -> u64 {
+        self.state.sum(path_prefix, |s| s.requests)
+    }
+
+    /// `206 Partial Content` answers sent for paths starting with `path_prefix`.
+    pub fn partial_responses(&self, path_prefix: &str) -> u64 {
+        self.state.sum(path_prefix, |s| s.partial)
+    }
+
+    /// All requests received.
+    pub fn total_requests(&self) -> u64 {
+        self.state.total_requests.load(Ordering::Relaxed)
+    }
+
+    /// Body bytes of generated files handed to the connection for paths starting with `path_prefix`.
+    pub fn bytes_served(&self, path_prefix: &str) -> u64 {
+        self.state.sum(path_prefix, |s| s.bytes)
+    }
+
+    /// All generated-file body bytes handed to connections.
+    pub fn total_bytes_served(&self) -> u64 {
+        self.state.total_bytes.load(Ordering::Relaxed)
+    }
+
+    /// The headers of the last request to the manifest at `path` (as returned by [`Self::add_manifest`]).
+    pub fn last_manifest_headers(&self, path: &str) -> Option<HeaderMap> {
+        lock(&self.state.manifest_headers).get(path).cloned()
+    }
+
+    /// Stops the server and waits until its tasks are gone.
+    pub async fn shutdown(mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+            // The task ends cancelled; nothing else can be learned from it.
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for DemoOrigin {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+/// Accepts connections until aborted; aborting drops the `JoinSet`, which aborts every connection.
+async fn accept_loop(listener: TcpListener, state: Arc<State>) {
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _peer)) => {
+                    let state = Arc::clone(&state);
+                    connections.spawn(async move {
+                        let service = service_fn(move |req| handle(Arc::clone(&state), req));
+                        // A broken connection (including our own resets) only ends that connection.
+                        let _ = auto::Builder::new(TokioExecutor::new())
+                            .serve_connection(TokioIo::new(stream), service)
+                            .await;
+                    });
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, "demo origin: accept failed");
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            },
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+}
+
+// === request handling ===
+
+/// The query knobs of one request.
+#[derive(Debug, Default)]
+struct Knobs {
+    status: Option<StatusCode>,
+    times: Option<u64>,
+    delay: Option<Duration>,
+    reset_at: Option<u64>,
+    reset_times: u64,
+    no_range: bool,
+    chunked: bool,
+    lie: i64,
+    chunk: usize,
+    chunk_delay: Option<Duration>,
+}
+
+impl Knobs {
+    fn parse(query: Option<&str>) -> Result<Knobs, String> {
+        let mut k = Knobs {
+            reset_times: 1,
+            chunk: DEFAULT_CHUNK,
+            ..Default::default()
+        };
+        for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let num = || -> Result<u64, String> {
+                value
+                    .parse()
+                    .map_err(|_| format!("knob {key}: not a number"))
+            };
+            match key {
+                "status" => {
+                    let code = u16::try_from(num()?).map_err(|_| "knob status: too large")?;
+                    k.status =
+                        Some(StatusCode::from_u16(code).map_err(|_| "knob status: invalid")?);
+                }
+                "times" => k.times = Some(num()?),
+                "delay_ms" => k.delay = Some(Duration::from_millis(num()?)),
+                "reset_at" => k.reset_at = Some(num()?),
+                "reset_times" => k.reset_times = num()?,
+                "no_range" => k.no_range = value != "0",
+                "chunked" => k.chunked = value != "0",
+                "lie" => {
+                    let v = value.strip_prefix('+').unwrap_or(value);
+                    k.lie = v.parse().map_err(|_| "knob lie: not an integer")?;
+                }
+                "chunk" => {
+                    let n = usize::try_from(num()?).unwrap_or(MAX_CHUNK);
+                    k.chunk = n.clamp(1, MAX_CHUNK);
+                }
+                "chunk_delay_ms" => k.chunk_delay = Some(Duration::from_millis(num()?)),
+                _ => {}
+            }
+        }
+        Ok(k)
+    }
+}
+
+async fn handle(
+    state: Arc<State>,
+    req: Request<Incoming>,
+) -> Result<Response<DemoBody>, Infallible> {
+    let path = req.uri().path().to_string();
+    let index = state.count_request(&path);
+    let knobs = match Knobs::parse(req.uri().query()) {
+        Ok(k) => k,
+        Err(msg) => return Ok(text(StatusCode::BAD_REQUEST, msg)),
+    };
+    if let Some(delay) = knobs.delay {
+        tokio::time::sleep(delay).await;
+    }
+    if let Some(status) = knobs.status {
+        if knobs.times.is_none_or(|times| index < times) {
+            return Ok(text(status, format!("demo origin: status knob {status}")));
+        }
+    }
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        return Ok(text(StatusCode::METHOD_NOT_ALLOWED, "GET or HEAD".into()));
+    }
+    let query = req
+        .uri()
+        .query()
+        .map(|q| format!("?{q}"))
+        .unwrap_or_default();
+    let response = if let Some(rest) = path.strip_prefix("/files/") {
+        serve_file(&state, &req, &path, rest, &knobs, index)
+    } else if let Some(id) = path.strip_prefix("/manifests/") {
+        lock(&state.manifest_headers).insert(path.clone(), req.headers().clone());
+        let body = id
+            .parse::<u64>()
+            .ok()
+            .and_then(|id| lock(&state.manifests).get(&id).cloned());
+        match body {
+            Some(body) => {
+                let mut r = Response::new(DemoBody::full(body));
+                r.headers_mut()
+                    .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                r
+            }
+            None => text(StatusCode::NOT_FOUND, "no such manifest".into()),
+        }
+    } else if let Some(rest) = path.strip_prefix("/redirect/") {
+        match rest.split_once('/') {
+            Some((n, target)) => match n.parse::<u32>() {
+                Ok(0) => redirect(format!("/{target}{query}")),
+                Ok(n) => redirect(format!("/redirect/{}/{target}{query}", n - 1)),
+                Err(_) => text(StatusCode::NOT_FOUND, "bad redirect count".into()),
+            },
+            None => text(StatusCode::NOT_FOUND, "bad redirect path".into()),
+        }
+    } else if let Some(rest) = path.strip_prefix("/redirect-host/") {
+        match rest.split_once('/') {
+            Some((host, target)) => {
+                redirect(format!("http://{host}:{}/{target}{query}", state.port))
+            }
+            None => text(StatusCode::NOT_FOUND, "bad redirect path".into()),
+        }
+    } else {
+        text(StatusCode::NOT_FOUND, "not found".into())
+    };
+    Ok(response)
+}
+
+fn text(status: StatusCode, body: String) -> Response<DemoBody> {
+    let mut r = Response::new(DemoBody::full(Bytes::from(body)));
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+    r
+}
+
+fn redirect(location: String) -> Response<DemoBody> {
+    let mut r = text(StatusCode::FOUND, String::new());
+    match HeaderValue::from_str(&location) {
+        Ok(v) => {
+            r.headers_mut().insert(LOCATION, v);
+            r
+        }
+        Err(_) => text(StatusCode::BAD_REQUEST, "bad redirect target".into()),
+    }
+}
+
+/// A single byte range `[first, last]` of a file of `size` bytes, from a `Range` header.
+enum RangeAsk {
+    None,
+    Satisfiable(u64, u64),
+    Unsatisfiable,
+}
+
+fn parse_range(value: &str, size: u64) -> RangeAsk {
+    let Some(spec) = value.trim().strip_prefix("bytes=") else {
+        return RangeAsk::None;
+    };
+    if spec.contains(',') {
+        return RangeAsk::None;
+    }
+    let Some((a, b)) = spec.trim().split_once('-') else {
+        return RangeAsk::None;
+    };
+    let (a, b) = (a.trim(), b.trim());
+    if a.is_empty() {
+        return match b.parse::<u64>() {
+            Ok(0) => RangeAsk::Unsatisfiable,
+            Ok(_) if size == 0 => RangeAsk::Unsatisfiable,
+            Ok(n) => RangeAsk::Satisfiable(size - n.min(size), size - 1),
+            Err(_) => RangeAsk::None,
+        };
+    }
+    let Ok(first) = a.parse::<u64>() else {
+        return RangeAsk::None;
+    };
+    let last = if b.is_empty() {
+        u64::MAX
+    } else {
+        match b.parse::<u64>() {
+            Ok(last) if last >= first => last,
+            _ => return RangeAsk::None,
+        }
+    };
+    if first >= size {
+        return RangeAsk::Unsatisfiable;
+    }
+    RangeAsk::Satisfiable(first, last.min(size - 1))
+}
+
+fn serve_file(
+    state: &Arc<State>,
+    req: &Request<Incoming>,
+    path: &str,
+    rest: &str,
+    knobs: &Knobs,
+    index: u64,
+) -> Response<DemoBody> {
+    let mut parts = rest.splitn(3, '/');
+    let (Some(size), Some(seed), Some(name)) = (parts.next(), parts.next(), parts.next()) else {
+        return text(
+            StatusCode::NOT_FOUND,
+            "expected /files/{size}/{seed}/{name}".into(),
+        );
+    };
+    let (Ok(size), Ok(seed)) = (size.parse::<u64>(), seed.parse::<u64>()) else {
+        return text(
+            StatusCode::NOT_FOUND,
+            "size and seed must be numbers".into(),
+        );
+    };
+    if name.is_empty() {
+        return text(StatusCode::NOT_FOUND, "empty name".into());
+    }
+    let etag = file_etag(size, seed);
+    let lying = knobs.lie != 0;
+    let ranges_on = !(knobs.no_range || knobs.chunked || lying);
+    let if_range_ok = match req.headers().get(IF_RANGE).and_then(|v| v.to_str().ok()) {
+        None => true,
+        Some(v) => v == etag || v == LAST_MODIFIED_VALUE,
+    };
+    let ask = match req.headers().get(RANGE).and_then(|v| v.to_str().ok()) {
+        Some(v) if ranges_on && if_range_ok => parse_range(v, size),
+        _ => RangeAsk::None,
+    };
+    let mut builder = Response::builder()
+        .header(CONTENT_TYPE, "application/octet-stream")
+        .header(ETAG, etag.as_str())
+        .header(LAST_MODIFIED, LAST_MODIFIED_VALUE);
+    if ranges_on {
+        builder = builder.header(ACCEPT_RANGES, "bytes");
+    }
+    let (status, first, end) = match ask {
+        RangeAsk::Unsatisfiable => {
+            return builder
+                .status(StatusCode::RANGE_NOT_SATISFIABLE)
+                .header(CONTENT_RANGE, format!("bytes */{size}"))
+                .body(DemoBody::full(Bytes::new()))
+                .unwrap_or_else(|_| text(StatusCode::INTERNAL_SERVER_ERROR, String::new()));
+        }
+        RangeAsk::Satisfiable(first, last) => {
+            builder = builder.header(CONTENT_RANGE, format!("bytes {first}-{last}/{size}"));
+            state.count_partial(path);
+            (StatusCode::PARTIAL_CONTENT, first, last + 1)
+        }
+        RangeAsk::None => {
+            let end = if knobs.lie >= 0 {
+                size.saturating_add(knobs.lie.unsigned_abs())
+            } else {
+                size.saturating_sub(knobs.lie.unsigned_abs())
+            };
+            (StatusCode::OK, 0, end)
+        }
+    };
+    let exact = !(knobs.chunked || lying);
+    if exact {
+        builder = builder.header(CONTENT_LENGTH, end - first);
+    }
+    let body = if req.method() == Method::HEAD {
+        DemoBody::full(Bytes::new())
+    } else {
+        let reset_at = knobs
+            .reset_at
+            .filter(|_| index < knobs.reset_times)
+            .map(|n| first.saturating_add(n));
+        DemoBody::generated(GenBody {
+            seed,
+            pos: first,
+            end,
+            chunk: knobs.chunk,
+            reset_at,
+            flushed_before_reset: false,
+            exact,
+            chunk_delay: knobs.chunk_delay,
+            sleep: None,
+            state: Arc::clone(state),
+            path: path.to_string(),
+        })
+    };
+    builder
+        .status(status)
+        .body(body)
+        .unwrap_or_else(|_| text(StatusCode::INTERNAL_SERVER_ERROR, String::new()))
+}
+
+// === bodies ===
+
+/// The response body of the demo origin: a small fixed body or a generated file.
+struct DemoBody {
+    kind: BodyKind,
+}
+
+enum BodyKind {
+    Full(Option<Bytes>),
+    Generated(Box<GenBody>),
+}
+
+struct GenBody {
+    seed: u64,
+    pos: u64,
+    end: u64,
+    chunk: usize,
+    reset_at: Option<u64>,
+    flushed_before_reset: bool,
+    exact: bool,
+    chunk_delay: Option<Duration>,
+    sleep: Option<Pin<Box<Sleep>>>,
+    state: Arc<State>,
+    path: String,
+}
+
+impl DemoBody {
+    fn full(bytes: Bytes) -> Self {
+        DemoBody {
+            kind: BodyKind::Full(Some(bytes)),
+        }
+    }
+
+    fn generated(body: GenBody) -> Self {
+        DemoBody {
+            kind: BodyKind::Generated(Box::new(body)),
+        }
+    }
+}
+
+impl Body for DemoBody {
+    type Data = Bytes;
+    type Error = io::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
+        match &mut self.get_mut().kind {
+            BodyKind::Full(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
+            BodyKind::Generated(g) => g.poll_chunk(cx),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match &self.kind {
+            BodyKind::Full(bytes) => {
+                SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64))
+            }
+            BodyKind::Generated(g) if g.exact => SizeHint::with_exact(g.end - g.pos),
+            BodyKind::Generated(_) => SizeHint::default(),
+        }
+    }
+}
+
+impl GenBody {
+    fn poll_chunk(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
+        if let Some(sleep) = self.sleep.as_mut() {
+            if sleep.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            self.sleep = None;
+        }
+        if self.pos >= self.end {
+            return Poll::Ready(None);
+        }
+        let mut n = self.end - self.pos;
+        if let Some(reset) = self.reset_at {
+            if self.pos >= reset {
+                if !self.flushed_before_reset {
+                    // hyper flushes what it queued when the body is pending; without this pause the bytes
+                    // before the reset would die in its write buffer and never reach the client.
+                    self.flushed_before_reset = true;
+                    let mut pause = Box::pin(tokio::time::sleep(RESET_FLUSH_PAUSE));
+                    if pause.as_mut().poll(cx).is_pending() {
+                        self.sleep = Some(pause);
+                        return Poll::Pending;
+                    }
+                }
+                return Poll::Ready(Some(Err(io::Error::new(
+                    io::ErrorKind::ConnectionReset,
+                    "demo origin: reset_at knob",
+                ))));
+            }
+            n = n.min(reset - self.pos);
+        }
+        let n = usize::try_from(n).unwrap_or(self.chunk).min(self.chunk);
+        let mut buf = vec![0; n];
+        fill_generated(self.seed, self.pos, &mut buf);
+        self.pos += n as u64;
+        self.state.count_bytes(&self.path, n as u64);
+        if let Some(delay) = self.chunk_delay {
+            self.sleep = Some(Box::pin(tokio::time::sleep(delay)));
+        }
+        Poll::Ready(Some(Ok(Frame::data(Bytes::from(buf)))))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generator_is_offset_addressable() {
+        let whole = generated_bytes(7, 0, 100);
+        for offset in [0usize, 1, 7, 8, 9, 63] {
+            assert_eq!(
+                generated_bytes(7, offset as u64, 20),
+                whole[offset..offset + 20]
+            );
+        }
+        assert_ne!(generated_bytes(8, 0, 100), whole);
+        assert_eq!(generated_crc32(7, 100), crc32fast::hash(&whole));
+        assert_eq!(generated_crc32(7, 0), 0);
+    }
+
+    #[test]
+    fn range_parsing() {
+        let sat = |v, size| match parse_range(v, size) {
+            RangeAsk::Satisfiable(a, b) => Some((a, b)),
+            _ => None,
+        };
+        assert_eq!(sat("bytes=0-9", 100), Some((0, 9)));
+        assert_eq!(sat("bytes=90-", 100), Some((90, 99)));
+        assert_eq!(sat("bytes=90-200", 100), Some((90, 99)));
+        assert_eq!(sat("bytes=-10", 100), Some((90, 99)));
+        assert_eq!(sat("bytes=-200", 100), Some((0, 99)));
+        assert!(matches!(
+            parse_range("bytes=100-", 100),
+            RangeAsk::Unsatisfiable
+        ));
+        assert!(matches!(
+            parse_range("bytes=-0", 100),
+            RangeAsk::Unsatisfiable
+        ));
+        assert!(matches!(parse_range("bytes=0-1,5-6", 100), RangeAsk::None));
+        assert!(matches!(parse_range("bytes=5-1", 100), RangeAsk::None));
+    }
+
+    #[test]
+    fn knobs_parse() {
+        let k = Knobs::parse(Some("status=500&times=2&lie=+5&reset_at=10&no_range=1&x=y"))
+            .expect("valid knobs");
+        assert_eq!(k.status, Some(StatusCode::INTERNAL_SERVER_ERROR));
+        assert_eq!(
+            (k.times, k.lie, k.reset_at, k.reset_times),
+            (Some(2), 5, Some(10), 1)
+        );
+        assert!(k.no_range);
+        assert_eq!(Knobs::parse(Some("lie=-3")).map(|k| k.lie).ok(), Some(-3));
+        assert!(Knobs::parse(Some("status=abc")).is_err());
+        assert_eq!(
+            file_path(5, 1, "a b/ü.txt"),
+            "/files/5/1/a%20b%2F%C3%BC.txt"
+        );
+    }
+}

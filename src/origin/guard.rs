@@ -1,0 +1,695 @@
+//! Which origins zipper may talk to: host allowlists, the private-network rule and the redirect hop limit
+//! (CONTRACT.md §6). Owns [`Guard`], the pure [`classify`] function and [`GuardError`].
+//!
+//! The address check runs where the connection is made: [`GuardedResolver`] filters every resolved address
+//! (so DNS rebinding cannot slip a private address past an earlier check), [`Guard::check_url`] covers hosts
+//! written as IP literals (which never reach a resolver) and the allowlists, and
+//! [`Guard::redirect_policy`] repeats the URL check on every redirect hop. This module must not perform
+//! requests itself, nor log header values or query strings.
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+use reqwest::redirect::Policy;
+use url::{Host, Url};
+
+use crate::error::{Code, HasCode};
+
+/// The cloud metadata endpoint of AWS, GCP, Azure and others.
+const METADATA_V4: Ipv4Addr = Ipv4Addr::new(169, 254, 169, 254);
+/// The AWS (Nitro) IPv6 metadata endpoint.
+const METADATA_V6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0x0ec2, 0, 0, 0, 0, 0, 0x0254);
+
+/// Why an address is refused while private networks are not allowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum AddressClass {
+    /// `0.0.0.0`, `::`.
+    Unspecified,
+    /// `0.0.0.0/8` ("this network").
+    ThisNetwork,
+    /// `127.0.0.0/8`, `::1`.
+    Loopback,
+    /// RFC 1918 (`10/8`, `172.16/12`, `192.168/16`), deprecated IPv6 site-local `fec0::/10`.
+    Private,
+    /// Shared address space `100.64.0.0/10` (carrier-grade NAT).
+    SharedCgnat,
+    /// `169.254.0.0/16`, `fe80::/10`.
+    LinkLocal,
+    /// IPv6 unique-local `fc00::/7`.
+    UniqueLocal,
+    /// A cloud metadata endpoint: `169.254.169.254`, `fd00:ec2::254`.
+    Metadata,
+    /// `224.0.0.0/4`, `ff00::/8`.
+    Multicast,
+    /// `255.255.255.255`.
+    Broadcast,
+    /// Other special-purpose ranges that are never a public origin: `192.0.0.0/24`, documentation nets,
+    /// benchmarking `198.18.0.0/15`, `240.0.0.0/4`, `100::/64`, `2001:db8::/32`.
+    Reserved,
+}
+
+impl fmt::Display for AddressClass {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            AddressClass::Unspecified => "unspecified",
+            AddressClass::ThisNetwork => "this-network",
+            AddressClass::Loopback => "loopback",
+            AddressClass::Private => "private",
+            AddressClass::SharedCgnat => "shared (CGNAT)",
+            AddressClass::LinkLocal => "link-local",
+            AddressClass::UniqueLocal => "unique-local",
+            AddressClass::Metadata => "cloud metadata",
+            AddressClass::Multicast => "multicast",
+            AddressClass::Broadcast => "broadcast",
+            AddressClass::Reserved => "reserved",
+        })
+    }
+}
+
+/// Classifies `ip`: `None` for an ordinary public address, else the reason it is refused while private
+/// networks are not allowed. IPv6 forms that embed an IPv4 address (IPv4-mapped `::ffff:a.b.c.d`,
+/// IPv4-compatible `::a.b.c.d`, NAT64 `64:ff9b::/96`, 6to4 `2002::/16`) are judged by that IPv4 address.
+pub fn classify(ip: IpAddr) -> Option<AddressClass> {
+    match ip {
+        IpAddr::V4(v4) => classify_v4(v4),
+        IpAddr::V6(v6) => classify_v6(v6),
+    }
+}
+
+fn classify_v4(ip: Ipv4Addr) -> Option<AddressClass> {
+    let [a, b, c, _] = ip.octets();
+    let class = if ip == METADATA_V4 {
+        AddressClass::Metadata
+    } else if ip.is_unspecified() {
+        AddressClass::Unspecified
+    } else if a == 0 {
+        AddressClass::ThisNetwork
+    } else if ip.is_loopback() {
+        AddressClass::Loopback
+    } else if ip.is_private() {
+        AddressClass::Private
+    } else if a == 100 && (b & 0xc0) == 64 {
+        AddressClass::SharedCgnat
+    } else if ip.is_link_local() {
+        AddressClass::LinkLocal
+    } else if ip.is_multicast() {
+        AddressClass::Multicast
+    } else if ip.is_broadcast() {
+        AddressClass::Broadcast
+    } else if a >= 240
+        || (a == 192 && b == 0 && c == 0)
+        || (a == 192 && b == 0 && c == 2)
+        || (a == 198 && (b & 0xfe) == 18)
+        || (a == 198 && b == 51 && c == 100)
+        || (a == 203 && b == 0 && c == 113)
+    {
+        AddressClass::Reserved
+    } else {
+        return None;
+    };
+    Some(class)
+}
+
+fn classify_v6(ip: Ipv6Addr) -> Option<AddressClass> {
+    let seg = ip.segments();
+    if ip == METADATA_V6 {
+        return Some(AddressClass::Metadata);
+    }
+    if ip.is_unspecified() {
+        return Some(AddressClass::Unspecified);
+    }
+    if ip.is_loopback() {
+        return Some(AddressClass::Loopback);
+    }
+    if let Some(v4) = embedded_v4(ip) {
+        return classify_v4(v4);
+    }
+    let class = if (seg[0] & 0xfe00) == 0xfc00 {
+        AddressClass::UniqueLocal
+    } else if (seg[0] & 0xffc0) == 0xfe80 {
+        AddressClass::LinkLocal
+    } else if (seg[0] & 0xffc0) == 0xfec0 {
+        AddressClass::Private
+    } else if (seg[0] & 0xff00) == 0xff00 {
+        AddressClass::Multicast
+    } else if (seg[0] == 0x0100 && seg[1..4] == [0, 0, 0]) || (seg[0] == 0x2001 && seg[1] == 0x0db8)
+    {
+        AddressClass::Reserved
+    } else if seg[0] == 0x0064 && seg[1] == 0xff9b && seg[2] == 1 {
+        // Local-use NAT64 (RFC 8215): translates into a private network.
+        AddressClass::Private
+    } else {
+        return None;
+    };
+    Some(class)
+}
+
+/// The IPv4 address carried by an IPv4-mapped, IPv4-compatible, NAT64 (well-known prefix) or 6to4 address.
+fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
+    let seg = ip.segments();
+    let o = ip.octets();
+    let low = Ipv4Addr::new(o[12], o[13], o[14], o[15]);
+    if seg[..5] == [0, 0, 0, 0, 0] && (seg[5] == 0xffff || seg[5] == 0) {
+        // ::ffff:a.b.c.d (mapped) and ::a.b.c.d (compatible; `::` and `::1` are handled before).
+        Some(low)
+    } else if seg[..6] == [0x0064, 0xff9b, 0, 0, 0, 0] {
+        Some(low)
+    } else if seg[0] == 0x2002 {
+        Some(Ipv4Addr::new(o[2], o[3], o[4], o[5]))
+    } else {
+        None
+    }
+}
+
+/// A refusal by the guard. Messages name the host but never a path or query.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum GuardError {
+    /// The host is, or resolves only to, a refused address.
+    #[error("host {host} has address {addr} ({class}); private networks are not allowed")]
+    PrivateAddress {
+        /// The host as written in the URL.
+        host: String,
+        /// The first refused address.
+        addr: IpAddr,
+        /// Why it is refused.
+        class: AddressClass,
+    },
+    /// The host is not in the allowlist that applies.
+    #[error("host {host} is not in the {list} host allowlist")]
+    HostNotAllowed {
+        /// The host as written in the URL.
+        host: String,
+        /// Which allowlist refused it.
+        list: HostKind,
+    },
+    /// Only `http` and `https` are fetched.
+    #[error("scheme {scheme:?} is not allowed, only http and https")]
+    Scheme {
+        /// The URL's scheme.
+        scheme: String,
+    },
+    /// The URL has no host.
+    #[error("the URL has no host")]
+    NoHost,
+    /// A redirect chain longer than the limit.
+    #[error("more than {max} redirects")]
+    TooManyRedirects {
+        /// The configured limit.
+        max: usize,
+    },
+}
+
+impl HasCode for GuardError {
+    fn code(&self) -> Code {
+        match self {
+            GuardError::TooManyRedirects { .. } => Code::ManifestUnavailable,
+            _ => Code::OriginNotAllowed,
+        }
+    }
+}
+
+/// Which kind of URL is checked: they have separate allowlists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HostKind {
+    /// A manifest callback URL.
+    Callback,
+    /// A file URL from a manifest.
+    File,
+}
+
+impl fmt::Display for HostKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            HostKind::Callback => "callback",
+            HostKind::File => "file",
+        })
+    }
+}
+
+/// An allowlist entry that is not a host name, IP address or `*.domain` pattern.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("host allowlist entry {entry:?}: {reason}")]
+pub struct InvalidHostPattern {
+    /// The entry as given.
+    pub entry: String,
+    /// What is wrong with it.
+    pub reason: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum HostPattern {
+    /// The host itself, lowercase, no trailing dot (`cdn.example.com`, `10.0.0.1`, `[::1]`).
+    Exact(String),
+    /// Any subdomain of the suffix, given as `*.example.com` and stored as `.example.com`.
+    Subdomains(String),
+}
+
+/// A host allowlist: exact hosts (`cdn.example.com`, `192.0.2.7`, `[2001:db8::1]`) and `*.example.com`
+/// (any subdomain, not `example.com` itself). Case-insensitive, ports ignored. Empty allows every host.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HostAllowlist {
+    patterns: Vec<HostPattern>,
+}
+
+impl HostAllowlist {
+    /// The empty allowlist, which allows every host.
+    pub fn any() -> Self {
+        HostAllowlist::default()
+    }
+
+    /// Parses the entries; any invalid one is an error.
+    pub fn new<I, S>(entries: I) -> Result<Self, InvalidHostPattern>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let mut patterns = Vec::new();
+        for entry in entries {
+            patterns.push(parse_pattern(entry.as_ref())?);
+        }
+        Ok(HostAllowlist { patterns })
+    }
+
+    /// Whether no restriction applies.
+    pub fn is_any(&self) -> bool {
+        self.patterns.is_empty()
+    }
+
+    /// Whether `host` (as in [`Url::host_str`]) is allowed.
+    pub fn allows(&self, host: &str) -> bool {
+        if self.patterns.is_empty() {
+            return true;
+        }
+        let host = normalize_host(host);
+        self.patterns.iter().any(|p| match p {
+            HostPattern::Exact(h) => *h == host,
+            HostPattern::Subdomains(suffix) => host.len() > suffix.len() && host.ends_with(suffix),
+        })
+    }
+}
+
+fn normalize_host(host: &str) -> String {
+    host.trim_end_matches('.').to_ascii_lowercase()
+}
+
+fn parse_pattern(entry: &str) -> Result<HostPattern, InvalidHostPattern> {
+    let bad = |reason| InvalidHostPattern {
+        entry: entry.to_string(),
+        reason,
+    };
+    let trimmed = entry.trim();
+    let (subdomains, host) = match trimmed.strip_prefix("*.") {
+        Some(rest) => (true, rest),
+        None => (false, trimmed),
+    };
+    let host = normalize_host(host);
+    if host.is_empty() {
+        return Err(bad("empty host"));
+    }
+    if host
+        .chars()
+        .any(|c| c.is_whitespace() || matches!(c, '/' | '?' | '#' | '@' | '*' | '\\'))
+    {
+        return Err(bad(
+            "not a host name (no scheme, path, port or wildcard other than a leading *.)",
+        ));
+    }
+    let bracketed = host.starts_with('[') && host.ends_with(']');
+    if host.contains(':') && !bracketed {
+        return Err(bad(
+            "ports are not part of an allowlist entry; IPv6 goes in brackets",
+        ));
+    }
+    if subdomains && bracketed {
+        return Err(bad("*. needs a domain name"));
+    }
+    Ok(if subdomains {
+        HostPattern::Subdomains(format!(".{host}"))
+    } else {
+        HostPattern::Exact(host)
+    })
+}
+
+/// The guard: allowlists, the private-network rule and the redirect limit, built from
+/// [`OriginSettings`](super::OriginSettings).
+#[derive(Debug, Clone)]
+pub struct Guard {
+    allow_private_networks: bool,
+    callback_hosts: HostAllowlist,
+    file_hosts: HostAllowlist,
+    max_redirects: usize,
+}
+
+impl Guard {
+    /// A guard applying `settings`.
+    pub fn new(settings: &super::OriginSettings) -> Self {
+        Guard {
+            allow_private_networks: settings.allow_private_networks,
+            callback_hosts: settings.callback_hosts.clone(),
+            file_hosts: settings.file_hosts.clone(),
+            max_redirects: settings.max_redirects,
+        }
+    }
+
+    /// Checks a URL before it is requested (and each redirect target): scheme, allowlist, and the address
+    /// rule for IP-literal hosts. Host names are checked again after resolution by [`GuardedResolver`].
+    pub fn check_url(&self, url: &Url, kind: HostKind) -> Result<(), GuardError> {
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(GuardError::Scheme {
+                scheme: url.scheme().to_string(),
+            });
+        }
+        let host_str = url.host_str().ok_or(GuardError::NoHost)?;
+        let list = match kind {
+            HostKind::Callback => &self.callback_hosts,
+            HostKind::File => &self.file_hosts,
+        };
+        if !list.allows(host_str) {
+            return Err(GuardError::HostNotAllowed {
+                host: host_str.to_string(),
+                list: kind,
+            });
+        }
+        let literal = match url.host() {
+            Some(Host::Ipv4(v4)) => Some(IpAddr::V4(v4)),
+            Some(Host::Ipv6(v6)) => Some(IpAddr::V6(v6)),
+            Some(Host::Domain(_)) | None => None,
+        };
+        if let Some(addr) = literal {
+            self.check_addr(host_str, addr)?;
+        }
+        Ok(())
+    }
+
+    /// Refuses `addr` if it is not public and private networks are not allowed.
+    pub fn check_addr(&self, host: &str, addr: IpAddr) -> Result<(), GuardError> {
+        if self.allow_private_networks {
+            return Ok(());
+        }
+        match classify(addr) {
+            None => Ok(()),
+            Some(class) => Err(GuardError::PrivateAddress {
+                host: host.to_string(),
+                addr,
+                class,
+            }),
+        }
+    }
+
+    /// A redirect policy that follows at most `max_redirects` hops and runs [`Guard::check_url`] on each
+    /// target.
+    pub fn redirect_policy(&self, kind: HostKind) -> Policy {
+        let guard = self.clone();
+        Policy::custom(move |attempt| {
+            // `previous` holds the original URL and every hop so far.
+            if attempt.previous().len() > guard.max_redirects {
+                let max = guard.max_redirects;
+                return attempt.error(GuardError::TooManyRedirects { max });
+            }
+            match guard.check_url(attempt.url(), kind) {
+                Ok(()) => attempt.follow(),
+                Err(refused) => attempt.error(refused),
+            }
+        })
+    }
+
+    /// The DNS resolver that drops refused addresses.
+    pub fn resolver(&self) -> GuardedResolver {
+        GuardedResolver {
+            guard: self.clone(),
+        }
+    }
+}
+
+/// A [`Resolve`] that uses the system resolver and drops refused addresses; a host with no allowed address
+/// fails with [`GuardError::PrivateAddress`].
+#[derive(Debug, Clone)]
+pub struct GuardedResolver {
+    guard: Guard,
+}
+
+impl Resolve for GuardedResolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        let guard = self.guard.clone();
+        let host = name.as_str().to_string();
+        Box::pin(async move {
+            let resolved: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let mut refused = None;
+            let mut allowed = Vec::with_capacity(resolved.len());
+            for addr in resolved {
+                match guard.check_addr(&host, addr.ip()) {
+                    Ok(()) => allowed.push(addr),
+                    Err(e) => {
+                        refused.get_or_insert(e);
+                    }
+                }
+            }
+            if allowed.is_empty() {
+                if let Some(e) = refused {
+                    return Err(Box::new(e) as Box<dyn StdError + Send + Sync>);
+                }
+            }
+            Ok(Box::new(allowed.into_iter()) as Addrs)
+        })
+    }
+}
+
+/// Finds a [`GuardError`] in an error's source chain (reqwest wraps resolver and redirect-policy errors),
+/// looking inside `io::Error`s too.
+pub fn find_guard_error<'a>(err: &'a (dyn StdError + 'static)) -> Option<&'a GuardError> {
+    let mut current: Option<&'a (dyn StdError + 'static)> = Some(err);
+    // Chains are short; the bound only guards against a pathological cycle.
+    for _ in 0..32 {
+        let e = current?;
+        if let Some(found) = e.downcast_ref::<GuardError>() {
+            return Some(found);
+        }
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            if let Some(found) = io
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<GuardError>())
+            {
+                return Some(found);
+            }
+        }
+        current = e.source();
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v4(s: &str) -> Option<AddressClass> {
+        classify(s.parse().expect("test address"))
+    }
+
+    #[test]
+    fn ipv4_classes() {
+        use AddressClass::*;
+        let table = [
+            ("0.0.0.0", Some(Unspecified)),
+            ("0.1.2.3", Some(ThisNetwork)),
+            ("127.0.0.1", Some(Loopback)),
+            ("127.255.0.9", Some(Loopback)),
+            ("10.1.2.3", Some(Private)),
+            ("172.16.0.1", Some(Private)),
+            ("172.31.255.255", Some(Private)),
+            ("192.168.1.1", Some(Private)),
+            ("100.64.0.1", Some(SharedCgnat)),
+            ("100.127.255.255", Some(SharedCgnat)),
+            ("100.100.100.200", Some(SharedCgnat)),
+            ("169.254.1.1", Some(LinkLocal)),
+            ("169.254.169.254", Some(Metadata)),
+            ("224.0.0.1", Some(Multicast)),
+            ("239.255.255.250", Some(Multicast)),
+            ("255.255.255.255", Some(Broadcast)),
+            ("240.0.0.1", Some(Reserved)),
+            ("192.0.0.8", Some(Reserved)),
+            ("198.18.0.1", Some(Reserved)),
+            ("8.8.8.8", None),
+            ("1.1.1.1", None),
+            ("172.32.0.1", None),
+            ("172.15.255.255", None),
+            ("100.63.255.255", None),
+            ("100.128.0.0", None),
+            ("192.169.0.1", None),
+        ];
+        for (addr, want) in table {
+            assert_eq!(v4(addr), want, "{addr}");
+        }
+    }
+
+    #[test]
+    fn ipv6_classes() {
+        use AddressClass::*;
+        let table = [
+            ("::", Some(Unspecified)),
+            ("::1", Some(Loopback)),
+            ("fe80::1", Some(LinkLocal)),
+            ("febf::1", Some(LinkLocal)),
+            ("fc00::1", Some(UniqueLocal)),
+            ("fd12:3456::1", Some(UniqueLocal)),
+            ("fd00:ec2::254", Some(Metadata)),
+            ("fec0::1", Some(Private)),
+            ("ff02::1", Some(Multicast)),
+            ("2001:db8::1", Some(Reserved)),
+            ("100::1", Some(Reserved)),
+            ("64:ff9b:1::1", Some(Private)),
+            ("2606:4700:4700::1111", None),
+            ("2001:4860:4860::8888", None),
+            ("fe00::1", None),
+        ];
+        for (addr, want) in table {
+            assert_eq!(v4(addr), want, "{addr}");
+        }
+    }
+
+    #[test]
+    fn ipv6_embedding_ipv4_is_judged_by_the_ipv4() {
+        use AddressClass::*;
+        let table = [
+            ("::ffff:127.0.0.1", Some(Loopback)),
+            ("::ffff:10.0.0.1", Some(Private)),
+            ("::ffff:169.254.169.254", Some(Metadata)),
+            ("::ffff:0.0.0.0", Some(Unspecified)),
+            ("::ffff:8.8.8.8", None),
+            ("::127.0.0.1", Some(Loopback)),
+            ("::8.8.8.8", None),
+            ("64:ff9b::192.168.0.1", Some(Private)),
+            ("64:ff9b::8.8.8.8", None),
+            ("2002:7f00:1::1", Some(Loopback)),
+            ("2002:a9fe:a9fe::1", Some(Metadata)),
+            ("2002:808:808::1", None),
+        ];
+        for (addr, want) in table {
+            assert_eq!(v4(addr), want, "{addr}");
+        }
+    }
+
+    fn guard(allow_private: bool, files: &[&str]) -> Guard {
+        let settings = super::super::OriginSettings {
+            allow_private_networks: allow_private,
+            file_hosts: HostAllowlist::new(files).expect("valid allowlist"),
+            ..Default::default()
+        };
+        Guard::new(&settings)
+    }
+
+    fn url(s: &str) -> Url {
+        Url::parse(s).expect("test url")
+    }
+
+    #[test]
+    fn ip_literal_hosts_are_checked_without_dns() {
+        let g = guard(false, &[]);
+        for refused in [
+            "http://127.0.0.1/a",
+            "http://[::1]:8080/a",
+            "http://[::ffff:7f00:1]/a",
+            "http://169.254.169.254/latest/meta-data",
+            "http://2130706433/a",
+            "http://0x7f.1/a",
+            "https://10.0.0.1/a",
+        ] {
+            let err = g.check_url(&url(refused), HostKind::File);
+            assert!(
+                matches!(err, Err(GuardError::PrivateAddress { .. })),
+                "{refused}: {err:?}"
+            );
+        }
+        assert_eq!(
+            g.check_url(&url("http://8.8.8.8/a"), HostKind::File),
+            Ok(())
+        );
+        assert_eq!(
+            g.check_url(&url("https://example.com/a"), HostKind::File),
+            Ok(())
+        );
+        assert_eq!(
+            guard(true, &[]).check_url(&url("http://127.0.0.1/a"), HostKind::File),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn scheme_and_allowlist() {
+        let g = guard(true, &["cdn.example.com", "*.assets.example.org", "[::1]"]);
+        assert!(matches!(
+            g.check_url(&url("ftp://cdn.example.com/a"), HostKind::File),
+            Err(GuardError::Scheme { .. })
+        ));
+        for ok in [
+            "https://cdn.example.com/a",
+            "https://CDN.Example.com./a",
+            "https://cdn.example.com:8443/a",
+            "https://eu.assets.example.org/a",
+            "http://[::1]:9000/a",
+        ] {
+            assert_eq!(g.check_url(&url(ok), HostKind::File), Ok(()), "{ok}");
+        }
+        for refused in [
+            "https://assets.example.org/a",
+            "https://evilcdn.example.com/a",
+            "https://cdn.example.com.evil.net/a",
+            "https://xassets.example.org/a",
+        ] {
+            assert!(
+                matches!(
+                    g.check_url(&url(refused), HostKind::File),
+                    Err(GuardError::HostNotAllowed { .. })
+                ),
+                "{refused}"
+            );
+        }
+        // The callback list is separate and empty here: any host.
+        assert_eq!(
+            g.check_url(&url("https://app.example.net/cb"), HostKind::Callback),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn allowlist_entries_are_validated() {
+        for bad in [
+            "",
+            "*.",
+            "https://x.com",
+            "x.com:443",
+            "a*.x.com",
+            "x.com/path",
+            "*.[::1]",
+        ] {
+            assert!(HostAllowlist::new([bad]).is_err(), "{bad:?}");
+        }
+        assert!(HostAllowlist::new(["x.com", " *.y.com ", "[::1]", "10.0.0.1"]).is_ok());
+        assert!(HostAllowlist::any().is_any());
+    }
+
+    #[test]
+    fn guard_errors_are_found_in_chains() {
+        let inner = GuardError::NoHost;
+        let io = std::io::Error::other(inner.clone());
+        assert_eq!(find_guard_error(&io), Some(&inner));
+        #[derive(Debug)]
+        struct Wrap(GuardError);
+        impl fmt::Display for Wrap {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("wrap")
+            }
+        }
+        impl StdError for Wrap {
+            fn source(&self) -> Option<&(dyn StdError + 'static)> {
+                Some(&self.0)
+            }
+        }
+        assert_eq!(find_guard_error(&Wrap(inner.clone())), Some(&inner));
+        assert_eq!(find_guard_error(&std::io::Error::other("x")), None);
+    }
+}

@@ -1,0 +1,141 @@
+//! Origin-side I/O: everything zipper sends to origin apps and file hosts, and nothing else.
+//!
+//! - [`guard`] decides which hosts and addresses zipper may connect to (allowlists, private networks,
+//!   redirect hops); the check runs on the resolved address at connect time and on every redirect.
+//! - [`client`] builds the one [`OriginClient`] (connection pool, timeouts, `User-Agent`, the guard).
+//! - [`manifest`] fetches a manifest's bytes from the callback URL (CONTRACT.md §2); it does not parse them.
+//! - [`files`] fetches one origin file as a pulled stream of bytes, with retries, resume and size checks
+//!   (CONTRACT.md §5).
+//!
+//! This module must not know about zip, links or the hyper service, must not map errors to HTTP statuses
+//! (that is [`crate::error`]'s job) and must never log header values or URL query strings.
+
+use std::time::Duration;
+
+pub mod client;
+pub mod files;
+pub mod guard;
+pub mod manifest;
+
+pub use client::OriginClient;
+pub use files::{fetch_file, FetchError, FileRequest};
+pub use guard::{GuardError, HostAllowlist};
+pub use manifest::{fetch_manifest, ManifestFetchError};
+
+/// Default connect timeout per origin connection.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default idle (read) timeout: the longest wait for the next bytes of an origin response.
+pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default overall timeout of a manifest fetch, retries included (CONTRACT.md §2).
+pub const DEFAULT_MANIFEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default cap on a manifest body (CONTRACT.md §2: 32 MiB).
+pub const DEFAULT_MANIFEST_MAX_BYTES: u64 = 32 * 1024 * 1024;
+/// Default number of retries after the first attempt (CONTRACT.md §5).
+pub const DEFAULT_RETRIES: u32 = 3;
+/// Default first backoff delay; each further retry doubles it (CONTRACT.md §5).
+pub const DEFAULT_BACKOFF_BASE: Duration = Duration::from_millis(100);
+/// The longest single backoff delay, whatever the retry count.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(10);
+/// Default maximum number of redirects followed per request (CONTRACT.md §2, §6).
+pub const DEFAULT_MAX_REDIRECTS: usize = 5;
+
+/// Settings of every origin request. Built by the configuration layer; [`Default`] gives the contract's
+/// defaults (private networks refused, no allowlists).
+#[derive(Debug, Clone)]
+pub struct OriginSettings {
+    /// Timeout for establishing one TCP (and TLS) connection.
+    pub connect_timeout: Duration,
+    /// Idle timeout: the longest wait for the next bytes of a response (headers or body).
+    pub read_timeout: Duration,
+    /// Overall timeout of a manifest fetch, retries and body included.
+    pub manifest_timeout: Duration,
+    /// The largest manifest body accepted, in bytes.
+    pub manifest_max_bytes: u64,
+    /// Retries after a transient failure (connect error, 5xx, reset). A file fetch that delivered new bytes
+    /// since its last failure starts counting again.
+    pub retries: u32,
+    /// First backoff delay; retry `n` waits `backoff_base * 2^(n-1)`, at most [`MAX_BACKOFF`].
+    pub backoff_base: Duration,
+    /// Redirects followed per request; each hop is checked by [`guard`].
+    pub max_redirects: usize,
+    /// Allow private, loopback, link-local, unique-local, CGNAT, multicast, unspecified and metadata
+    /// addresses (the demo and the tests set this).
+    pub allow_private_networks: bool,
+    /// Hosts a manifest callback (and its redirects) may use; empty allows any host.
+    pub callback_hosts: HostAllowlist,
+    /// Hosts a file URL (and its redirects) may use; empty allows any host.
+    pub file_hosts: HostAllowlist,
+}
+
+impl Default for OriginSettings {
+    fn default() -> Self {
+        OriginSettings {
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            read_timeout: DEFAULT_READ_TIMEOUT,
+            manifest_timeout: DEFAULT_MANIFEST_TIMEOUT,
+            manifest_max_bytes: DEFAULT_MANIFEST_MAX_BYTES,
+            retries: DEFAULT_RETRIES,
+            backoff_base: DEFAULT_BACKOFF_BASE,
+            max_redirects: DEFAULT_MAX_REDIRECTS,
+            allow_private_networks: false,
+            callback_hosts: HostAllowlist::any(),
+            file_hosts: HostAllowlist::any(),
+        }
+    }
+}
+
+impl OriginSettings {
+    /// The delay before retry number `retry` (1-based): `backoff_base * 2^(retry-1)`, capped at
+    /// [`MAX_BACKOFF`].
+    pub fn backoff(&self, retry: u32) -> Duration {
+        let factor = 1u32
+            .checked_shl(retry.saturating_sub(1))
+            .unwrap_or(u32::MAX);
+        self.backoff_base
+            .checked_mul(factor)
+            .unwrap_or(MAX_BACKOFF)
+            .min(MAX_BACKOFF)
+    }
+}
+
+/// `url` without userinfo, query string or fragment, for messages and logs (queries often carry tokens).
+pub fn redact_url(url: &url::Url) -> String {
+    let mut shown = url.clone();
+    shown.set_query(None);
+    shown.set_fragment(None);
+    // Both fail only for URLs that cannot have credentials, which then have none to hide.
+    let _ = shown.set_username("");
+    let _ = shown.set_password(None);
+    shown.to_string()
+}
+
+/// Like [`redact_url`] for a string that may not parse: unparsable input is cut at the first `?` or `#`.
+pub fn redact_url_str(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(parsed) => redact_url(&parsed),
+        Err(_) => url.split(['?', '#']).next().unwrap_or_default().to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        let s = OriginSettings::default();
+        assert_eq!(s.backoff(1), Duration::from_millis(100));
+        assert_eq!(s.backoff(2), Duration::from_millis(200));
+        assert_eq!(s.backoff(3), Duration::from_millis(400));
+        assert_eq!(s.backoff(40), MAX_BACKOFF);
+    }
+
+    #[test]
+    fn redaction_drops_credentials_query_and_fragment() {
+        assert_eq!(
+            redact_url_str("https://u:p@cdn.example.com/a/b.jpg?token=secret#x"),
+            "https://cdn.example.com/a/b.jpg"
+        );
+        assert_eq!(redact_url_str("not a url?token=1"), "not a url");
+    }
+}
