@@ -9,8 +9,10 @@
 #![warn(missing_docs)]
 
 pub mod core;
+pub mod crc_cache;
 pub mod demo_origin;
 pub mod error;
+pub mod metrics;
 pub mod origin;
 pub mod prefetch;
 pub mod zipstream;

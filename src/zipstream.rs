@@ -84,10 +84,14 @@ enum Phase {
     Done,
 }
 
+/// Called with (entry index, CRC-32) each time a file entry has been written completely.
+pub type OnEntry = Box<dyn FnMut(usize, u32) + Send>;
+
 struct State<S> {
     enc: Encoder<Arc<Plan>>,
     bodies: S,
     phase: Phase,
+    on_entry: Option<OnEntry>,
 }
 
 /// The archive for `plan` as a stream of chunks. `bodies` yields one body per FILE entry (directories take
@@ -99,10 +103,23 @@ pub fn zip_stream<S>(
 where
     S: Stream<Item = Result<EntryBody, BoxError>> + Send + Unpin + 'static,
 {
+    zip_stream_observed(plan, bodies, None)
+}
+
+/// [`zip_stream`], calling `on_entry` with each file entry's CRC once it is written (to fill a CRC cache).
+pub fn zip_stream_observed<S>(
+    plan: Arc<Plan>,
+    bodies: S,
+    on_entry: Option<OnEntry>,
+) -> impl Stream<Item = Result<Bytes, ZipStreamError>> + Send
+where
+    S: Stream<Item = Result<EntryBody, BoxError>> + Send + Unpin + 'static,
+{
     let state = State {
         enc: Encoder::new(plan),
         bodies,
         phase: Phase::NextEntry,
+        on_entry,
     };
     futures_util::stream::try_unfold(state, step)
 }
@@ -162,6 +179,7 @@ where
                 Some(Err(source)) => return Err(source_error(&st, source)),
                 None => {
                     let desc = st.enc.end_entry()?;
+                    st.report_last();
                     st.phase = Phase::NextEntry;
                     if !desc.is_empty() {
                         return Ok(Some((Bytes::from(desc), st)));
@@ -175,6 +193,7 @@ where
                         let tally = deflater.get_ref().get_ref();
                         st.enc.add_plain_hashed(&tally.hasher, tally.len)?;
                         let desc = st.enc.end_entry()?;
+                        st.report_last();
                         st.phase = Phase::NextEntry;
                         return Ok(Some((Bytes::from(desc), st)));
                     }
@@ -208,6 +227,15 @@ where
                 st.phase = Phase::Done;
                 return Ok(Some((Bytes::from(cd), st)));
             }
+        }
+    }
+}
+
+impl<S> State<S> {
+    /// Reports the entry that just ended to the observer.
+    fn report_last(&mut self) {
+        if let (Some(cb), Some(outcome)) = (self.on_entry.as_mut(), self.enc.outcomes().last()) {
+            cb(self.enc.outcomes().len() - 1, outcome.crc32);
         }
     }
 }

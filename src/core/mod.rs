@@ -6,6 +6,7 @@
 
 pub mod dostime;
 pub mod encoder;
+pub mod etag;
 pub mod header;
 pub mod layout;
 pub mod spec;
