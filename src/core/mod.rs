@@ -8,4 +8,7 @@ pub mod dostime;
 pub mod encoder;
 pub mod header;
 pub mod layout;
+pub mod manifest;
+pub mod names;
+pub mod range;
 pub mod spec;
