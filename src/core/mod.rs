@@ -9,4 +9,7 @@ pub mod encoder;
 pub mod etag;
 pub mod header;
 pub mod layout;
+pub mod manifest;
+pub mod names;
+pub mod range;
 pub mod spec;
