@@ -7,5 +7,7 @@
 pub mod dostime;
 pub mod encoder;
 pub mod header;
+pub mod keys;
 pub mod layout;
+pub mod link;
 pub mod spec;
