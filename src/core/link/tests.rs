@@ -67,6 +67,9 @@ fn manifest_request_signature_matches_an_independent_hmac() {
     );
 }
 
+/// A table row: name, raw path, `now`, and the expected `(code, status)` or `None` for success.
+type Case = (&'static str, String, i64, Option<(&'static str, u16)>);
+
 #[test]
 fn every_error_code_has_its_status() {
     let cb = |query: &str| format!("https://origin.example/dl?{query}");
@@ -80,7 +83,7 @@ fn every_error_code_has_its_status() {
     let max_age = POLICY.max_age_secs as i64;
     let skew = POLICY.skew_secs as i64;
 
-    let cases: Vec<(&str, String, i64, Option<(&str, u16)>)> = vec![
+    let cases: Vec<Case> = vec![
         ("the test vector", LINK.into(), TS, None),
         (
             "no leading slash",
