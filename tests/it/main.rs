@@ -4,3 +4,7 @@
 mod util;
 // Archives written by the zip engine, checked by unzip, 7z, bsdtar, Python zipfile and Java.
 mod zip_tools;
+// The command line: help, exit codes, configuration errors.
+mod cli;
+// Links from the origin-app snippets and `zipper sign` are accepted.
+mod link;
