@@ -25,7 +25,10 @@ struct Inner {
 impl CrcCache {
     /// A cache holding at most `capacity` CRCs (0 disables it).
     pub fn new(capacity: usize) -> Self {
-        CrcCache { inner: Mutex::new(Inner::default()), capacity }
+        CrcCache {
+            inner: Mutex::new(Inner::default()),
+            capacity,
+        }
     }
 
     /// The CRC of the file at `url` with this size, if known.

@@ -8,6 +8,8 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod cli;
+pub mod config;
 pub mod core;
 pub mod crc_cache;
 pub mod demo_origin;
@@ -15,4 +17,5 @@ pub mod error;
 pub mod metrics;
 pub mod origin;
 pub mod prefetch;
+pub mod server;
 pub mod zipstream;

@@ -38,19 +38,68 @@ impl Metrics {
     /// Prometheus text exposition format.
     pub fn render(&self) -> String {
         let rows: [(&str, &str, &str, &AtomicU64); 9] = [
-            ("zipper_requests_total", "counter", "Download requests received.", &self.requests),
-            ("zipper_active_downloads", "gauge", "Downloads currently streaming.", &self.active_downloads),
-            ("zipper_downloads_completed_total", "counter", "Archives sent completely.", &self.completed),
-            ("zipper_downloads_failed_total", "counter", "Downloads aborted because the archive could not be finished correctly.", &self.failed),
-            ("zipper_downloads_cancelled_total", "counter", "Downloads the client abandoned.", &self.cancelled),
-            ("zipper_overloaded_total", "counter", "Requests refused with 503 overloaded.", &self.overloaded),
-            ("zipper_error_responses_total", "counter", "Error responses sent before any archive byte.", &self.error_responses),
-            ("zipper_bytes_sent_total", "counter", "Archive bytes sent to clients.", &self.bytes_sent),
-            ("zipper_partial_responses_total", "counter", "Range requests answered with 206.", &self.partial_responses),
+            (
+                "zipper_requests_total",
+                "counter",
+                "Download requests received.",
+                &self.requests,
+            ),
+            (
+                "zipper_active_downloads",
+                "gauge",
+                "Downloads currently streaming.",
+                &self.active_downloads,
+            ),
+            (
+                "zipper_downloads_completed_total",
+                "counter",
+                "Archives sent completely.",
+                &self.completed,
+            ),
+            (
+                "zipper_downloads_failed_total",
+                "counter",
+                "Downloads aborted because the archive could not be finished correctly.",
+                &self.failed,
+            ),
+            (
+                "zipper_downloads_cancelled_total",
+                "counter",
+                "Downloads the client abandoned.",
+                &self.cancelled,
+            ),
+            (
+                "zipper_overloaded_total",
+                "counter",
+                "Requests refused with 503 overloaded.",
+                &self.overloaded,
+            ),
+            (
+                "zipper_error_responses_total",
+                "counter",
+                "Error responses sent before any archive byte.",
+                &self.error_responses,
+            ),
+            (
+                "zipper_bytes_sent_total",
+                "counter",
+                "Archive bytes sent to clients.",
+                &self.bytes_sent,
+            ),
+            (
+                "zipper_partial_responses_total",
+                "counter",
+                "Range requests answered with 206.",
+                &self.partial_responses,
+            ),
         ];
         let mut out = String::new();
         for (name, kind, help, value) in rows {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {}", value.load(Ordering::Relaxed));
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {}",
+                value.load(Ordering::Relaxed)
+            );
         }
         out
     }

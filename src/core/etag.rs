@@ -24,7 +24,11 @@ pub fn archive_etag<'a>(plan: &Plan, urls: impl IntoIterator<Item = &'a str>) ->
         field(&e.modified_unix.to_le_bytes());
         match e.kind {
             EntryKind::Directory => field(b"d"),
-            EntryKind::File { size, crc32, method } => {
+            EntryKind::File {
+                size,
+                crc32,
+                method,
+            } => {
                 field(match method {
                     Method::Store => b"fs",
                     Method::Deflate => b"fd",
@@ -61,7 +65,11 @@ mod tests {
         Plan::new(vec![EntrySpec {
             name: "a".into(),
             modified_unix: 1,
-            kind: EntryKind::File { size: Some(size), crc32: None, method: Method::Store },
+            kind: EntryKind::File {
+                size: Some(size),
+                crc32: None,
+                method: Method::Store,
+            },
         }])
         .expect("plan")
     }

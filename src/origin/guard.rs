@@ -318,20 +318,15 @@ fn parse_pattern(entry: &str) -> Result<HostPattern, InvalidHostPattern> {
             "not a host name (no scheme, path, port or wildcard other than a leading *.)",
         ));
     }
-    let bracketed = host.starts_with('[') && host.ends_with(']');
-    if host.contains(':') && !bracketed {
-        return Err(bad(
-            "ports are not part of an allowlist entry; IPv6 goes in brackets",
-        ));
+    // The url crate's host parser: the same rules as the URLs the entries are matched against.
+    let parsed = url::Host::parse(&host).map_err(|_| {
+        bad("not a host name or IP address (ports are not part of an entry; IPv6 goes in brackets)")
+    })?;
+    match (subdomains, parsed) {
+        (true, url::Host::Domain(d)) => Ok(HostPattern::Subdomains(format!(".{d}"))),
+        (true, _) => Err(bad("*. needs a domain name, not an IP address")),
+        (false, parsed) => Ok(HostPattern::Exact(parsed.to_string())),
     }
-    if subdomains && bracketed {
-        return Err(bad("*. needs a domain name"));
-    }
-    Ok(if subdomains {
-        HostPattern::Subdomains(format!(".{host}"))
-    } else {
-        HostPattern::Exact(host)
-    })
 }
 
 /// The guard: allowlists, the private-network rule and the redirect limit, built from

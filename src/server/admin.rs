@@ -21,10 +21,16 @@ pub struct AdminState {
 }
 
 fn text(status: StatusCode, content_type: &'static str, body: String) -> Response<Body> {
-    let mut res = Response::new(Full::new(Bytes::from(body)).map_err(|never| match never {}).boxed());
+    let mut res = Response::new(
+        Full::new(Bytes::from(body))
+            .map_err(|never| match never {})
+            .boxed_unsync(),
+    );
     *res.status_mut() = status;
-    res.headers_mut()
-        .insert(header::CONTENT_TYPE, header::HeaderValue::from_static(content_type));
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static(content_type),
+    );
     res
 }
 
@@ -32,9 +38,19 @@ fn text(status: StatusCode, content_type: &'static str, body: String) -> Respons
 pub async fn handle<B>(state: AdminState, req: Request<B>) -> Response<Body> {
     match req.uri().path() {
         "/healthz" => text(StatusCode::OK, "text/plain", "ok\n".into()),
-        "/readyz" if state.ready.load(Ordering::SeqCst) => text(StatusCode::OK, "text/plain", "ready\n".into()),
-        "/readyz" => text(StatusCode::SERVICE_UNAVAILABLE, "text/plain", "draining\n".into()),
-        "/metrics" => text(StatusCode::OK, "text/plain; version=0.0.4", state.metrics.render()),
+        "/readyz" if state.ready.load(Ordering::SeqCst) => {
+            text(StatusCode::OK, "text/plain", "ready\n".into())
+        }
+        "/readyz" => text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "text/plain",
+            "draining\n".into(),
+        ),
+        "/metrics" => text(
+            StatusCode::OK,
+            "text/plain; version=0.0.4",
+            state.metrics.render(),
+        ),
         _ => text(StatusCode::NOT_FOUND, "text/plain", "not found\n".into()),
     }
 }

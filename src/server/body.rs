@@ -116,7 +116,9 @@ where
 
 impl<S> Drop for ZipBody<S> {
     fn drop(&mut self) {
-        self.metrics.active_downloads.fetch_sub(1, Ordering::Relaxed);
+        self.metrics
+            .active_downloads
+            .fetch_sub(1, Ordering::Relaxed);
         let counter = match self.outcome {
             Outcome::Completed => &self.metrics.completed,
             Outcome::Failed => &self.metrics.failed,

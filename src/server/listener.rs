@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Request, Response};
-use http_body_util::combinators::BoxBody;
+use http_body_util::combinators::UnsyncBoxBody;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -26,7 +26,7 @@ use tokio::sync::watch;
 use crate::zipstream::BoxError;
 
 /// The response body type of every service.
-pub type Body = BoxBody<Bytes, BoxError>;
+pub type Body = UnsyncBoxBody<Bytes, BoxError>;
 
 /// Timeouts of a listener.
 #[derive(Debug, Clone, Copy)]
@@ -86,8 +86,14 @@ pub async fn run<S, F>(
         });
     }
     drop(listener);
-    if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
-        tracing::warn!(grace_secs = grace.as_secs(), "grace period over: dropping open connections");
+    if tokio::time::timeout(grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            grace_secs = grace.as_secs(),
+            "grace period over: dropping open connections"
+        );
     }
 }
 
@@ -102,14 +108,20 @@ pub struct WriteTimeout<T> {
 impl<T> WriteTimeout<T> {
     /// Wraps `inner`.
     pub fn new(inner: T, limit: Duration) -> Self {
-        WriteTimeout { inner, limit, timer: None }
+        WriteTimeout {
+            inner,
+            limit,
+            timer: None,
+        }
     }
 
     fn check<R>(&mut self, cx: &mut Context<'_>, poll: Poll<io::Result<R>>) -> Poll<io::Result<R>> {
         match poll {
             Poll::Pending => {
                 let limit = self.limit;
-                let timer = self.timer.get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+                let timer = self
+                    .timer
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
                 if timer.as_mut().poll(cx).is_ready() {
                     self.timer = None;
                     return Poll::Ready(Err(io::Error::new(
@@ -128,13 +140,21 @@ impl<T> WriteTimeout<T> {
 }
 
 impl<T: AsyncRead + Unpin> AsyncRead for WriteTimeout<T> {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         Pin::new(&mut self.inner).poll_read(cx, buf)
     }
 }
 
 impl<T: AsyncWrite + Unpin> AsyncWrite for WriteTimeout<T> {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         let poll = Pin::new(&mut self.inner).poll_write(cx, buf);
         self.check(cx, poll)
     }

@@ -19,7 +19,9 @@ use super::body::ZipBody;
 use super::listener::Body;
 use super::AppState;
 use crate::core::etag::archive_etag;
-use crate::core::layout::{EntryKind as LayoutKind, EntrySpec, Method, Plan, PlanError, SegmentKind};
+use crate::core::layout::{
+    EntryKind as LayoutKind, EntrySpec, Method, Plan, PlanError, SegmentKind,
+};
 use crate::core::link::{self, LinkError};
 use crate::core::manifest::{self, Compression, EntryKind, FileSource, ManifestError};
 use crate::core::names::content_disposition;
@@ -84,7 +86,10 @@ pub fn error_response(err: &RequestError, metrics: &Metrics) -> Response<Body> {
     let mut res = Response::new(full(json_body(code, &err.to_string())));
     *res.status_mut() = code.status();
     let h = res.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     match err {
         RequestError::Overloaded => {
@@ -104,7 +109,9 @@ pub fn error_response(err: &RequestError, metrics: &Metrics) -> Response<Body> {
 }
 
 fn full(body: String) -> Body {
-    Full::new(Bytes::from(body)).map_err(|never| match never {}).boxed()
+    Full::new(Bytes::from(body))
+        .map_err(|never| match never {})
+        .boxed_unsync()
 }
 
 /// Answers one request on the public listener.
@@ -125,7 +132,10 @@ struct FileItem {
     source: FileSource,
 }
 
-async fn download<B>(state: &Arc<AppState>, req: &Request<B>) -> Result<Response<Body>, RequestError> {
+async fn download<B>(
+    state: &Arc<AppState>,
+    req: &Request<B>,
+) -> Result<Response<Body>, RequestError> {
     // The raw path: hyper does not decode it, so the link is percent-decoded exactly once, by `link`.
     let path = req.uri().path();
     if path.split('/').count() != 5 {
@@ -149,7 +159,10 @@ async fn download<B>(state: &Arc<AppState>, req: &Request<B>) -> Result<Response
     let mut manifest_headers = http::HeaderMap::new();
     if let Some(secret) = state.keys.get(verified.key_id()) {
         let sig = link::manifest_request_signature(secret, now, verified.callback());
-        if let (Ok(t), Ok(s)) = (HeaderValue::from_str(&now.to_string()), HeaderValue::from_str(&sig)) {
+        if let (Ok(t), Ok(s)) = (
+            HeaderValue::from_str(&now.to_string()),
+            HeaderValue::from_str(&sig),
+        ) {
             manifest_headers.insert("x-zipper-time", t);
             manifest_headers.insert("x-zipper-signature", s);
         }
@@ -182,21 +195,40 @@ async fn download<B>(state: &Arc<AppState>, req: &Request<B>) -> Result<Response
                 kind
             }
         };
-        specs.push(EntrySpec { name: e.path, modified_unix: e.modified_unix, kind });
+        specs.push(EntrySpec {
+            name: e.path,
+            modified_unix: e.modified_unix,
+            kind,
+        });
     }
     let plan = Arc::new(Plan::new(specs)?);
-    let filename = manifest.filename.unwrap_or_else(|| verified.filename().to_string());
-    let label = format!("{}/{}", verified.key_id(), crate::origin::redact_url_str(verified.callback()));
+    let filename = manifest
+        .filename
+        .unwrap_or_else(|| verified.filename().to_string());
+    let label = format!(
+        "{}/{}",
+        verified.key_id(),
+        crate::origin::redact_url_str(verified.callback())
+    );
     let files = Arc::new(files);
 
-    let mut res = Response::new(Empty::new().map_err(|never| match never {}).boxed());
+    let mut res = Response::new(Empty::new().map_err(|never| match never {}).boxed_unsync());
     let h = res.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/zip"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/zip"),
+    );
     if let Ok(v) = HeaderValue::from_str(&content_disposition(&filename)) {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-transform"));
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-transform"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     let total = plan.total_len();
     let etag = total.map(|_| archive_etag(&plan, files.iter().map(|f| f.source.url.as_str())));
     if let (Some(total), Some(etag)) = (total, etag.as_deref()) {
@@ -214,13 +246,21 @@ async fn download<B>(state: &Arc<AppState>, req: &Request<B>) -> Result<Response
     if let (Some(total), Some(etag), Some(range_header)) =
         (total, etag.as_deref(), req.headers().get(header::RANGE))
     {
-        let if_range = req.headers().get(header::IF_RANGE).and_then(|v| v.to_str().ok());
+        let if_range = req
+            .headers()
+            .get(header::IF_RANGE)
+            .and_then(|v| v.to_str().ok());
         if range::if_range_allows_partial(if_range, etag) {
             match range_header.to_str().map(|r| range::parse_range(r, total)) {
-                Ok(RangeDecision::Partial { start, end_inclusive }) => {
+                Ok(RangeDecision::Partial {
+                    start,
+                    end_inclusive,
+                }) => {
                     window = Some((start, end_inclusive));
                 }
-                Ok(RangeDecision::Unsatisfiable) => return Err(RequestError::RangeNotSatisfiable(total)),
+                Ok(RangeDecision::Unsatisfiable) => {
+                    return Err(RequestError::RangeNotSatisfiable(total))
+                }
                 Ok(RangeDecision::Full) | Err(_) => {}
             }
         }
@@ -237,8 +277,14 @@ async fn download<B>(state: &Arc<AppState>, req: &Request<B>) -> Result<Response
         }
         Metrics::inc(&state.metrics.partial_responses);
         let stream = range_stream(Arc::clone(state), Arc::clone(&plan), files, start, end + 1);
-        let body = ZipBody::new(stream, Some(end - start + 1), Arc::clone(&state.metrics), label, Some(slot));
-        *res.body_mut() = BodyExt::boxed(body);
+        let body = ZipBody::new(
+            stream,
+            Some(end - start + 1),
+            Arc::clone(&state.metrics),
+            label,
+            Some(slot),
+        );
+        *res.body_mut() = BodyExt::boxed_unsync(body);
         return Ok(res);
     }
     if is_head {
@@ -248,11 +294,16 @@ async fn download<B>(state: &Arc<AppState>, req: &Request<B>) -> Result<Response
     // The whole archive: files fetched ahead of the writer, CRCs recorded for later resumes.
     let st = Arc::clone(state);
     let fs = Arc::clone(&files);
-    let bodies = prefetch(files.len(), state.prefetch, move |i| open_file(&st, &fs[i].source, 0, None));
+    let bodies = prefetch(files.len(), state.prefetch, move |i| {
+        open_file(&st, &fs[i].source, 0, None)
+    });
     let cache_files = Arc::clone(&files);
     let cache_state = Arc::clone(state);
-    let entry_to_file: std::collections::HashMap<usize, usize> =
-        files.iter().enumerate().map(|(i, f)| (f.entry, i)).collect();
+    let entry_to_file: std::collections::HashMap<usize, usize> = files
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (f.entry, i))
+        .collect();
     let on_entry = Box::new(move |entry: usize, crc: u32| {
         if let Some(f) = entry_to_file.get(&entry).and_then(|i| cache_files.get(*i)) {
             if let Some(size) = f.source.size {
@@ -262,7 +313,7 @@ async fn download<B>(state: &Arc<AppState>, req: &Request<B>) -> Result<Response
     });
     let stream = zip_stream_observed(Arc::clone(&plan), bodies, Some(on_entry));
     let body = ZipBody::new(stream, total, Arc::clone(&state.metrics), label, Some(slot));
-    *res.body_mut() = BodyExt::boxed(body);
+    *res.body_mut() = BodyExt::boxed_unsync(body);
     Ok(res)
 }
 
@@ -301,9 +352,15 @@ fn range_stream(
     start: u64,
     end: u64,
 ) -> impl Stream<Item = Result<Bytes, ZipStreamError>> + Send {
-    let pieces = plan.layout().map(|l| l.pieces(start, end)).unwrap_or_default();
-    let by_entry: std::collections::HashMap<usize, usize> =
-        files.iter().enumerate().map(|(i, f)| (f.entry, i)).collect();
+    let pieces = plan
+        .layout()
+        .map(|l| l.pieces(start, end))
+        .unwrap_or_default();
+    let by_entry: std::collections::HashMap<usize, usize> = files
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (f.entry, i))
+        .collect();
     stream::iter(pieces)
         .then(move |piece| {
             let state = Arc::clone(&state);
@@ -311,8 +368,18 @@ fn range_stream(
             let files = Arc::clone(&files);
             let by_entry = by_entry.clone();
             async move {
-                let name_of = |k: usize| plan.entries().get(k).map(|e| e.name.clone()).unwrap_or_default();
-                let source_of = |k: usize| by_entry.get(&k).and_then(|i| files.get(*i)).map(|f| &f.source);
+                let name_of = |k: usize| {
+                    plan.entries()
+                        .get(k)
+                        .map(|e| e.name.clone())
+                        .unwrap_or_default()
+                };
+                let source_of = |k: usize| {
+                    by_entry
+                        .get(&k)
+                        .and_then(|i| files.get(*i))
+                        .map(|f| &f.source)
+                };
                 if let SegmentKind::Data(k) = piece.kind {
                     let Some(source) = source_of(k) else {
                         return Err(ZipStreamError::MissingBody(name_of(k)));
@@ -320,7 +387,12 @@ fn range_stream(
                     let body = open_file(&state, source, piece.skip, Some(piece.skip + piece.len));
                     let name = name_of(k);
                     return Ok(body
-                        .map(move |r| r.map_err(|source| ZipStreamError::Source { entry: name.clone(), source }))
+                        .map(move |r| {
+                            r.map_err(|source| ZipStreamError::Source {
+                                entry: name.clone(),
+                                source,
+                            })
+                        })
                         .boxed());
                 }
                 let mut crc = None;
@@ -328,18 +400,28 @@ fn range_stream(
                     let Some(source) = source_of(k) else {
                         return Err(ZipStreamError::MissingBody(name_of(k)));
                     };
-                    crc = match source.size.and_then(|size| state.crc_cache.get(&source.url, size)) {
+                    crc = match source
+                        .size
+                        .and_then(|size| state.crc_cache.get(&source.url, size))
+                    {
                         Some(c) => Some(c),
                         None => Some(compute_crc(&state, source).await.map_err(|source| {
-                            ZipStreamError::Source { entry: name_of(k), source }
+                            ZipStreamError::Source {
+                                entry: name_of(k),
+                                source,
+                            }
                         })?),
                     };
                 }
                 let mut bytes = Vec::new();
                 plan.render_segment(piece.kind, &|_| crc, &mut bytes)
                     .ok_or_else(|| ZipStreamError::MissingBody(format!("{:?}", piece.kind)))?;
-                let from = usize::try_from(piece.skip).unwrap_or(usize::MAX).min(bytes.len());
-                let to = usize::try_from(piece.skip + piece.len).unwrap_or(usize::MAX).min(bytes.len());
+                let from = usize::try_from(piece.skip)
+                    .unwrap_or(usize::MAX)
+                    .min(bytes.len());
+                let to = usize::try_from(piece.skip + piece.len)
+                    .unwrap_or(usize::MAX)
+                    .min(bytes.len());
                 let chunk = Bytes::from(bytes).slice(from..to);
                 Ok(stream::iter([Ok(chunk)]).boxed())
             }

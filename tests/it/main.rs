@@ -6,3 +6,7 @@ mod util;
 mod zip_tools;
 // Origin-side I/O against the in-process demo origin: file fetches, retries, resume, guard, manifests.
 mod origin;
+// The command line: help, exit codes, configuration errors.
+mod cli;
+// Links from the origin-app snippets and `zipper sign` are accepted.
+mod link;

@@ -1,0 +1,299 @@
+//! Tests of configuration loading: defaults, file, environment precedence, key sources, error collection.
+
+use super::*;
+use crate::origin::HostAllowlist;
+
+const EXAMPLE: &str = include_str!("../../config/zipper.toml");
+
+fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn from_file(text: &str, env_pairs: &[(&str, &str)]) -> Result<Config, ConfigErrors> {
+    Config::from_sources(Some((Path::new("zipper.toml"), text)), &env(env_pairs))
+}
+
+fn messages(result: Result<Config, ConfigErrors>) -> Vec<String> {
+    match result {
+        Ok(config) => panic!("expected errors, got {config:?}"),
+        Err(errors) => errors.errors().iter().map(ToString::to_string).collect(),
+    }
+}
+
+/// Every field of two configs, as text (`KeySet` has no `PartialEq`; its Debug lists the ids).
+fn same(a: &Config, b: &Config) -> bool {
+    format!("{a:?}") == format!("{b:?}")
+}
+
+#[test]
+fn defaults_with_keys_from_the_environment() {
+    let config = Config::from_sources(None, &env(&[("ZIPPER_KEYS", "a:s1,b:s2")])).unwrap();
+    let expected = Config::with_keys(KeySet::from_pairs([("a", "s1"), ("b", "s2")]).unwrap());
+    assert!(same(&config, &expected), "{config:#?}");
+    assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
+    assert_eq!(config.admin_listen.to_string(), "127.0.0.1:9090");
+    assert_eq!(config.link.max_age_secs, 86_400);
+    assert_eq!(config.link.skew_secs, 300);
+    assert!(!config.allow_private_networks);
+    assert!(config.callback_hosts.is_any() && config.file_hosts.is_any());
+    assert_eq!(config.max_concurrent_downloads, 1024);
+    assert_eq!(config.shutdown_grace, Duration::from_secs(30));
+    assert_eq!(config.manifest_timeout, Duration::from_secs(30));
+    assert_eq!(config.manifest_max_bytes, 33_554_432);
+    assert_eq!(config.max_entries, 100_000);
+    assert_eq!(config.max_total_bytes, 1_099_511_627_776);
+    assert_eq!(config.origin_connect_timeout, Duration::from_secs(10));
+    assert_eq!(config.origin_read_timeout, Duration::from_secs(30));
+    assert_eq!(config.origin_retries, 3);
+    assert_eq!(config.origin_retry_backoff, Duration::from_millis(100));
+    assert_eq!(config.max_redirects, 5);
+    assert_eq!(config.prefetch_files, 8);
+    assert_eq!(config.prefetch_bytes, 8 * 1024 * 1024);
+    assert_eq!(config.client_write_timeout, Duration::from_secs(60));
+    assert_eq!(config.request_header_timeout, Duration::from_secs(10));
+    assert_eq!(config.crc_cache_entries, 100_000);
+    assert_eq!(config.keys.get("b").unwrap().expose(), b"s2");
+}
+
+#[test]
+fn the_example_file_documents_every_setting_at_its_default() {
+    let config = from_file(EXAMPLE, &[("ZIPPER_SECRET_MAIN", "example-secret")]).unwrap();
+    let expected = Config::with_keys(KeySet::from_pairs([("main", "example-secret")]).unwrap());
+    assert!(same(&config, &expected), "{config:#?}");
+    // Every file key the loader knows appears, uncommented, in the example.
+    let debug = format!("{:?}", RawFile::default());
+    for field in debug
+        .trim_start_matches("RawFile { ")
+        .trim_end_matches(" }")
+        .split(", ")
+        .map(|f| f.split(':').next().unwrap())
+    {
+        let line = if field == "keys" {
+            "[keys]".to_owned()
+        } else {
+            format!("\n{field} = ")
+        };
+        assert!(EXAMPLE.contains(&line), "config/zipper.toml lacks {field}");
+    }
+}
+
+#[test]
+fn environment_wins_over_the_file() {
+    let file = r#"
+        listen = "0.0.0.0:80"
+        max_redirects = 2
+        allow_private_networks = false
+        file_hosts = ["cdn.example.com"]
+        [keys]
+        file-key = "from-file"
+    "#;
+    let config = from_file(
+        file,
+        &[
+            ("ZIPPER_LISTEN", "[::1]:8000"),
+            ("ZIPPER_ALLOW_PRIVATE_NETWORKS", "true"),
+            ("ZIPPER_FILE_HOSTS", "a.example, *.b.example"),
+            ("ZIPPER_KEYS", "env-key:from-env"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(config.listen.to_string(), "[::1]:8000");
+    assert_eq!(config.max_redirects, 2, "file value kept where no env var");
+    assert!(config.allow_private_networks);
+    assert!(config.file_hosts.allows("a.example"));
+    assert!(!config.file_hosts.allows("cdn.example.com"));
+    assert_eq!(
+        config.keys.ids().collect::<Vec<_>>(),
+        ["env-key"],
+        "ZIPPER_KEYS replaces [keys]"
+    );
+}
+
+#[test]
+fn all_errors_are_collected_and_name_their_setting() {
+    let file = "max_concurrent_downloads = 0\nadmin_listen = \"localhost\"\n[keys]\nk = \"s\"\n";
+    let errors = messages(from_file(
+        file,
+        &[
+            ("ZIPPER_LISTEN", "x"),
+            ("ZIPPER_MAX_ENTRIES", "12k"),
+            ("ZIPPER_ALLOW_PRIVATE_NETWORKS", "yes"),
+            ("ZIPPER_ORIGIN_RETRIES", ""),
+            ("ZIPPER_CALLBACK_HOSTS", "https://cb.example/"),
+        ],
+    ));
+    assert_eq!(
+        errors,
+        [
+            "ZIPPER_LISTEN: invalid socket address \"x\" (expected IP:PORT, e.g. 127.0.0.1:8080 or [::]:8080)",
+            "zipper.toml: admin_listen: invalid socket address \"localhost\" (expected IP:PORT, e.g. 127.0.0.1:8080 or [::]:8080)",
+            "ZIPPER_ALLOW_PRIVATE_NETWORKS: expected true or false, got \"yes\"",
+            "ZIPPER_CALLBACK_HOSTS: host allowlist entry \"https://cb.example/\": not a host name (no scheme, path, port or wildcard other than a leading *.)",
+            "zipper.toml: max_concurrent_downloads: must be at least 1, got 0",
+            "ZIPPER_MAX_ENTRIES: expected a whole number, got \"12k\"",
+            "ZIPPER_ORIGIN_RETRIES: expected a whole number, got \"\"",
+        ]
+    );
+}
+
+#[test]
+fn same_listen_and_admin_address_is_refused() {
+    let errors = messages(from_file(
+        "listen = \"127.0.0.1:7000\"\n[keys]\nk = \"s\"\n",
+        &[("ZIPPER_ADMIN_LISTEN", "127.0.0.1:7000")],
+    ));
+    assert_eq!(
+        errors,
+        ["ZIPPER_ADMIN_LISTEN: is the same address as listen (127.0.0.1:7000)"]
+    );
+}
+
+#[test]
+fn file_type_errors_and_unknown_keys_name_the_key_and_line() {
+    let errors = messages(from_file("listen = \"127.0.0.1:1\"\nmax_entrys = 5\n", &[]));
+    assert_eq!(errors.len(), 1);
+    assert!(
+        errors[0].starts_with("zipper.toml: line 2: unknown field `max_entrys`"),
+        "{errors:?}"
+    );
+    let errors = messages(from_file("\n\nmax_entries = \"many\"\n", &[]));
+    assert!(
+        errors[0].starts_with("zipper.toml: line 3: invalid type"),
+        "{errors:?}"
+    );
+}
+
+#[test]
+fn missing_keys_are_refused() {
+    assert_eq!(
+        messages(Config::from_sources(None, &env(&[]))),
+        ["keys: no signing keys configured: add a [keys] table (id = \"secret\") to the config file or set ZIPPER_KEYS=id:secret"]
+    );
+    assert_eq!(messages(from_file("[keys]\n", &[])).len(), 1);
+}
+
+#[test]
+fn secrets_come_inline_from_env_or_from_files() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("k3.key"), "from-relative-file\n").unwrap();
+    let absolute = dir.path().join("k4.key");
+    std::fs::write(&absolute, b"from-absolute-file").unwrap();
+    let text = format!(
+        "[keys]\nk1 = \"inline\"\nk2 = {{ env = \"MY_SECRET\" }}\nk3 = {{ file = \"k3.key\" }}\nk4 = {{ file = {:?} }}\n",
+        absolute.display().to_string()
+    );
+    let config_path = dir.path().join("zipper.toml");
+    let config = Config::from_sources(
+        Some((&config_path, &text)),
+        &env(&[("MY_SECRET", "from-env")]),
+    )
+    .unwrap();
+    let secret = |id| config.keys.get(id).unwrap().expose().to_vec();
+    assert_eq!(secret("k1"), b"inline");
+    assert_eq!(secret("k2"), b"from-env");
+    assert_eq!(secret("k3"), b"from-relative-file");
+    assert_eq!(secret("k4"), b"from-absolute-file");
+}
+
+#[test]
+fn bad_key_entries_are_reported_without_their_secrets() {
+    let file = "[keys]\n\"bad id\" = \"s3cr3t-a\"\nk2 = { env = \"UNSET\" }\nk3 = { file = \"/nonexistent/zipper.key\" }\nk4 = 5\nk5 = { env = \"A\", file = \"b\" }\nk6 = \"\"\n";
+    let errors = messages(from_file(file, &[]));
+    assert_eq!(errors.len(), 6, "{errors:#?}");
+    assert!(errors[0].starts_with("zipper.toml: keys.bad id: invalid key id \"bad id\""));
+    assert_eq!(
+        errors[1],
+        "zipper.toml: keys.k2: environment variable UNSET is not set"
+    );
+    assert!(errors[2]
+        .starts_with("zipper.toml: keys.k3: cannot read secret file \"/nonexistent/zipper.key\""));
+    assert!(errors[3].starts_with("zipper.toml: keys.k4: expected \"secret\""));
+    assert!(errors[4].starts_with("zipper.toml: keys.k5: expected \"secret\""));
+    assert_eq!(
+        errors[5],
+        "zipper.toml: keys.k6: the secret of key id \"k6\" is empty"
+    );
+
+    let errors = messages(Config::from_sources(
+        None,
+        &env(&[(
+            "ZIPPER_KEYS",
+            "ok:s3cr3t-b,nocolon-s3cr3t-c,a b:s3cr3t-d,ok:s3cr3t-e,e:",
+        )]),
+    ));
+    assert_eq!(
+        errors,
+        [
+            "ZIPPER_KEYS: entry 2 has no ':' (expected id:secret,id2:secret2)",
+            "ZIPPER_KEYS: entry 3: invalid key id \"a b\": a key id is 1 to 32 characters of A-Z, a-z, 0-9, '_' and '-'",
+            "ZIPPER_KEYS: entry 4: key id \"ok\" is configured twice",
+            "ZIPPER_KEYS: entry 5: the secret of key id \"e\" is empty",
+        ]
+    );
+    // A TOML syntax error on a secret's line must not quote the line.
+    let errors = messages(from_file("[keys]\nk = \"s3cr3t-f\n", &[]));
+    assert!(errors[0].starts_with("zipper.toml: line 2: "), "{errors:?}");
+    assert!(errors.iter().all(|e| !e.contains("s3cr3t")), "{errors:?}");
+}
+
+#[test]
+fn config_debug_never_shows_secrets() {
+    let config = Config::from_sources(None, &env(&[("ZIPPER_KEYS", "main:s3cr3t-g")])).unwrap();
+    let debug = format!("{config:?}");
+    assert!(
+        debug.contains("main") && !debug.contains("s3cr3t"),
+        "{debug}"
+    );
+}
+
+#[test]
+fn host_lists_match_exact_hosts_and_subdomains() {
+    let list =
+        HostAllowlist::new(["CDN.example.com.", "*.Files.example", "10.0.0.1", "[::1]"]).unwrap();
+    assert!(list.allows("cdn.example.com"));
+    assert!(list.allows("CDN.EXAMPLE.COM."));
+    assert!(!list.allows("x.cdn.example.com"));
+    assert!(list.allows("a.files.example"));
+    assert!(list.allows("a.b.files.example"));
+    assert!(!list.allows("files.example"));
+    assert!(!list.allows("evilfiles.example"));
+    assert!(list.allows("10.0.0.1"));
+    assert!(list.allows("[::1]"));
+    assert!(!list.allows("10.0.0.2"));
+    assert!(HostAllowlist::any().allows("anything.example"));
+    for bad in ["", "*.", "*.10.0.0.1", "a.example:443", "a b", "http://a"] {
+        assert!(HostAllowlist::new([bad]).is_err(), "{bad:?}");
+    }
+}
+
+#[test]
+fn env_names_follow_the_file_keys() {
+    assert_eq!(env_name("link_max_age_secs"), "ZIPPER_LINK_MAX_AGE_SECS");
+    let config = Config::from_sources(
+        None,
+        &env(&[
+            ("ZIPPER_KEYS", "k:s"),
+            ("ZIPPER_LINK_MAX_AGE_SECS", "60"),
+            ("ZIPPER_LINK_SKEW_SECS", "0"),
+            ("ZIPPER_MAX_CONCURRENT_DOWNLOADS", "7"),
+            ("ZIPPER_ORIGIN_RETRY_BACKOFF_MS", "250"),
+            ("ZIPPER_PREFETCH_BYTES", "1"),
+            ("ZIPPER_CRC_CACHE_ENTRIES", "0"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(
+        config.link,
+        LinkPolicy {
+            max_age_secs: 60,
+            skew_secs: 0
+        }
+    );
+    assert_eq!(config.max_concurrent_downloads, 7);
+    assert_eq!(config.origin_retry_backoff, Duration::from_millis(250));
+    assert_eq!(config.prefetch_bytes, 1);
+    assert_eq!(config.crc_cache_entries, 0);
+}

@@ -1,0 +1,623 @@
+//! The signed link of CONTRACT.md §1: `/{key_id}/{callback}/{signature}/{filename}`.
+//!
+//! Owns parsing a raw request path into a [`LinkRequest`] ([`parse_path`]), checking it against the key set
+//! and a given time into a [`VerifiedLink`] ([`verify`]), the inverse for origin apps and the CLI
+//! ([`sign_callback`], [`build_link_path`]), the manifest request signature of §2
+//! ([`manifest_request_signature`]), and [`LinkError`], whose codes are those of §5.
+//!
+//! It is pure: no I/O, no clock (callers pass `now`), no tokio. Checks run in the contract's order: route
+//! shape (404), segment syntax (400), key (403), signature (403, compared in constant time by ring), time
+//! (410 / 403). No error message ever contains a secret or the expected signature.
+
+use std::fmt;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use percent_encoding::{percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use ring::hmac;
+
+use crate::core::keys::{is_valid_key_id, truncate_for_message, KeyId, KeySet, Secret};
+use crate::error::{Code, HasCode};
+
+/// Length of a signature segment: 32 bytes of HMAC-SHA256 in base64url without padding.
+pub const SIGNATURE_LEN: usize = 43;
+
+/// Default for how long a link stays valid after its timestamp (24 h).
+pub const DEFAULT_MAX_AGE_SECS: u64 = 86_400;
+
+/// Default for how far in the future a link's timestamp may be (5 min).
+pub const DEFAULT_SKEW_SECS: u64 = 300;
+
+/// Bytes left as they are when encoding a segment: `A-Za-z0-9-._~`; every other byte becomes `%XX`.
+const SEGMENT_ENCODE_SET: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// Length in bytes of an HMAC-SHA256 tag.
+const TAG_LEN: usize = 32;
+
+/// The four segments of a link, for error messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Segment {
+    /// `{key_id}`
+    KeyId,
+    /// `{callback}`
+    Callback,
+    /// `{signature}`
+    Signature,
+    /// `{filename}`
+    Filename,
+}
+
+/// The time window of a valid link: `timestamp - skew_secs <= now <= timestamp + max_age_secs`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LinkPolicy {
+    /// How long a link stays valid after its timestamp.
+    pub max_age_secs: u64,
+    /// How far the timestamp may be ahead of `now` (clock skew between origin and zipper).
+    pub skew_secs: u64,
+}
+
+/// A link whose syntax is valid; not yet checked against a key or the clock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkRequest {
+    key_id: String,
+    callback: String,
+    timestamp: i64,
+    signature: [u8; TAG_LEN],
+    filename: String,
+}
+
+/// A link signed by a configured key and inside its time window. Only [`verify`] makes one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedLink {
+    key_id: String,
+    callback: String,
+    timestamp: i64,
+    filename: String,
+}
+
+/// Why a link is refused. [`HasCode`] gives the contract code; `Display` is the message for the origin
+/// developer and never contains a secret or the expected signature.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LinkError {
+    /// The path does not have the link's four segments (`404 not_found`).
+    #[error(
+        "no such route: a download link has 4 path segments, \
+         /{{key_id}}/{{callback}}/{{signature}}/{{filename}}, and this path has {segments}"
+    )]
+    NotFound {
+        /// How many segments the path has (0 if it does not start with `/`).
+        segments: usize,
+    },
+    /// A `%` not followed by two hex digits.
+    #[error(
+        "bad percent-encoding in the {segment} segment at byte {offset}: '%' must be followed by two hex digits"
+    )]
+    BadEscape {
+        /// The segment.
+        segment: Segment,
+        /// Byte offset of the `%` in the raw segment.
+        offset: usize,
+    },
+    /// The decoded segment is not UTF-8.
+    #[error("the {segment} segment does not decode to UTF-8 text (percent-encode the UTF-8 bytes of the text)")]
+    NotUtf8 {
+        /// The segment.
+        segment: Segment,
+    },
+    /// The key id is not 1–32 characters of `[A-Za-z0-9_-]`.
+    #[error(
+        "invalid key id {key_id:?}: a key id is 1 to 32 characters of A-Z, a-z, 0-9, '_' and '-'"
+    )]
+    BadKeyId {
+        /// The decoded key id (truncated).
+        key_id: String,
+    },
+    /// The callback contains a space or a control character.
+    #[error(
+        "the callback URL contains a space or a control character; percent-encode it inside the URL before signing"
+    )]
+    CallbackHasControl,
+    /// The callback is not an absolute URL.
+    #[error("the callback is not an absolute URL: {reason}")]
+    CallbackNotUrl {
+        /// What the URL parser said.
+        reason: String,
+    },
+    /// The callback's scheme is not http or https.
+    #[error("the callback URL's scheme is {scheme:?}; only http and https are allowed")]
+    CallbackScheme {
+        /// The scheme found.
+        scheme: String,
+    },
+    /// The callback's query has no `timestamp`.
+    #[error("the callback URL's query has no timestamp=<unix seconds> parameter")]
+    MissingTimestamp,
+    /// The callback's query has several `timestamp` parameters.
+    #[error("the callback URL's query has {count} timestamp parameters; exactly one is allowed")]
+    DuplicateTimestamp {
+        /// How many there are.
+        count: usize,
+    },
+    /// The `timestamp` is not a decimal integer.
+    #[error("the callback URL's timestamp {value:?} is not a decimal integer of unix seconds")]
+    TimestampNotInteger {
+        /// The value found (truncated).
+        value: String,
+    },
+    /// The signature segment is not 43 characters of canonical base64url.
+    #[error(
+        "the signature segment {detail}; a signature is 43 characters of base64url without padding \
+         (the HMAC-SHA256 of the callback URL)"
+    )]
+    BadSignatureEncoding {
+        /// What is wrong with it.
+        detail: String,
+    },
+    /// The file name does not end in `.zip`.
+    #[error("the file name {filename:?} does not end in .zip")]
+    NotZip {
+        /// The decoded file name (truncated).
+        filename: String,
+    },
+    /// No configured key has this id (`403 unknown_key`).
+    #[error(
+        "unknown key id {key_id:?}: this zipper has no secret with that id (not configured, or retired)"
+    )]
+    UnknownKey {
+        /// The key id of the link.
+        key_id: String,
+    },
+    /// The signature does not match (`403 bad_signature`).
+    #[error(
+        "the signature does not match the callback URL under key id {key_id:?}: sign the exact decoded \
+         callback URL, timestamp included, with HMAC-SHA256 and that key's secret, and encode it as \
+         base64url without padding"
+    )]
+    BadSignature {
+        /// The key id of the link.
+        key_id: String,
+    },
+    /// The link is older than the allowed age (`410 link_expired`).
+    #[error(
+        "link expired: its timestamp {timestamp} is {age_secs} s old and links are valid for \
+         {max_age_secs} s; ask the origin for a new link"
+    )]
+    LinkExpired {
+        /// The link's timestamp.
+        timestamp: i64,
+        /// `now - timestamp`.
+        age_secs: i64,
+        /// The allowed age.
+        max_age_secs: u64,
+    },
+    /// The link's timestamp is too far in the future (`403 bad_timestamp`).
+    #[error(
+        "the link's timestamp {timestamp} is {ahead_secs} s in the future and at most {skew_secs} s \
+         of clock skew is allowed; check the origin's clock"
+    )]
+    TimestampInFuture {
+        /// The link's timestamp.
+        timestamp: i64,
+        /// `timestamp - now`.
+        ahead_secs: i64,
+        /// The allowed skew.
+        skew_secs: u64,
+    },
+}
+
+/// Parses a link from the raw (still percent-encoded) request path, e.g. `uri.path()`, without its query.
+///
+/// Each segment is percent-decoded exactly once; a bad escape or non-UTF-8 result is `bad_link`. Only
+/// syntax is checked here; [`verify`] checks the key, the signature and the time.
+pub fn parse_path(raw_path: &str) -> Result<LinkRequest, LinkError> {
+    let Some(rest) = raw_path.strip_prefix('/') else {
+        return Err(LinkError::NotFound { segments: 0 });
+    };
+    let mut parts = rest.splitn(5, '/');
+    let (Some(raw_key), Some(raw_callback), Some(raw_signature), Some(raw_filename), None) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
+        return Err(LinkError::NotFound {
+            segments: rest.split('/').count(),
+        });
+    };
+
+    let key_id = decode_segment(raw_key, Segment::KeyId)?;
+    if !is_valid_key_id(&key_id) {
+        return Err(LinkError::BadKeyId {
+            key_id: truncate_for_message(&key_id),
+        });
+    }
+    let callback = decode_segment(raw_callback, Segment::Callback)?;
+    let timestamp = check_callback(&callback)?;
+    let signature = decode_signature(&decode_segment(raw_signature, Segment::Signature)?)?;
+    let filename = decode_segment(raw_filename, Segment::Filename)?;
+    if !has_zip_extension(&filename) {
+        return Err(LinkError::NotZip {
+            filename: truncate_for_message(&filename),
+        });
+    }
+    Ok(LinkRequest {
+        key_id,
+        callback,
+        timestamp,
+        signature,
+        filename,
+    })
+}
+
+/// Checks the key, then the signature (constant time), then the time window against `now_unix`.
+pub fn verify(
+    link: &LinkRequest,
+    keys: &KeySet,
+    now_unix: i64,
+    policy: &LinkPolicy,
+) -> Result<VerifiedLink, LinkError> {
+    let secret = keys
+        .get(&link.key_id)
+        .ok_or_else(|| LinkError::UnknownKey {
+            key_id: link.key_id.clone(),
+        })?;
+    hmac::verify(secret.hmac_key(), link.callback.as_bytes(), &link.signature).map_err(|_| {
+        LinkError::BadSignature {
+            key_id: link.key_id.clone(),
+        }
+    })?;
+    check_time(link.timestamp, now_unix, policy)?;
+    Ok(VerifiedLink {
+        key_id: link.key_id.clone(),
+        callback: link.callback.clone(),
+        timestamp: link.timestamp,
+        filename: link.filename.clone(),
+    })
+}
+
+/// Checks `timestamp - skew <= now <= timestamp + max_age`.
+pub fn check_time(timestamp: i64, now_unix: i64, policy: &LinkPolicy) -> Result<(), LinkError> {
+    let max_age = i64::try_from(policy.max_age_secs).unwrap_or(i64::MAX);
+    let skew = i64::try_from(policy.skew_secs).unwrap_or(i64::MAX);
+    if now_unix > timestamp.saturating_add(max_age) {
+        return Err(LinkError::LinkExpired {
+            timestamp,
+            age_secs: now_unix.saturating_sub(timestamp),
+            max_age_secs: policy.max_age_secs,
+        });
+    }
+    if now_unix < timestamp.saturating_sub(skew) {
+        return Err(LinkError::TimestampInFuture {
+            timestamp,
+            ahead_secs: timestamp.saturating_sub(now_unix),
+            skew_secs: policy.skew_secs,
+        });
+    }
+    Ok(())
+}
+
+/// The link signature: `base64url_nopad(HMAC-SHA256(secret, callback))`, over the decoded callback's bytes.
+pub fn sign_callback(secret: &Secret, callback: &str) -> String {
+    URL_SAFE_NO_PAD.encode(hmac::sign(secret.hmac_key(), callback.as_bytes()))
+}
+
+/// The link path `/{key_id}/{callback}/{signature}/{filename}`, with the callback and the file name
+/// percent-encoded as [`encode_segment`] does. It does not check the callback: pass the result to
+/// [`parse_path`] to learn whether zipper will accept it.
+pub fn build_link_path(key_id: &KeyId, secret: &Secret, callback: &str, filename: &str) -> String {
+    format!(
+        "/{}/{}/{}/{}",
+        encode_segment(key_id.as_str()),
+        encode_segment(callback),
+        sign_callback(secret, callback),
+        encode_segment(filename)
+    )
+}
+
+/// Percent-encodes every byte outside `A-Za-z0-9-._~` as `%XX` (upper-case hex), as origin apps should.
+pub fn encode_segment(text: &str) -> String {
+    percent_encode(text.as_bytes(), SEGMENT_ENCODE_SET).to_string()
+}
+
+/// The `X-Zipper-Signature` of the manifest request (§2):
+/// `base64url_nopad(HMAC-SHA256(secret, "<time>\n" + callback))`, `time` being the `X-Zipper-Time` value.
+pub fn manifest_request_signature(secret: &Secret, time: i64, callback: &str) -> String {
+    let mut ctx = hmac::Context::with_key(secret.hmac_key());
+    ctx.update(time.to_string().as_bytes());
+    ctx.update(b"\n");
+    ctx.update(callback.as_bytes());
+    URL_SAFE_NO_PAD.encode(ctx.sign())
+}
+
+/// Fuzz entry point (`fuzz/fuzz_targets/link.rs`). Panics if an invariant breaks; that is its purpose.
+///
+/// The first byte picks a mode. Even: the rest is a raw request path; parsing must not panic, errors must
+/// be `not_found`/`bad_link`, an accepted path must re-encode to an equal request, and a path that verifies
+/// must re-sign to the same signature. Odd: the rest is `callback NUL filename`; the link zipper builds for
+/// them must verify with exactly that callback and name, or be refused as `bad_link`.
+pub fn fuzz_link(data: &[u8]) {
+    let Some((&mode, rest)) = data.split_first() else {
+        return;
+    };
+    let keys = match KeySet::from_pairs([("0", "zipper-test-secret"), ("k1", "another-secret")]) {
+        Ok(keys) => keys,
+        Err(e) => panic!("fixed fuzz keys are valid: {e}"),
+    };
+    let policy = LinkPolicy {
+        max_age_secs: DEFAULT_MAX_AGE_SECS,
+        skew_secs: DEFAULT_SKEW_SECS,
+    };
+    if mode % 2 == 0 {
+        if let Ok(raw) = std::str::from_utf8(rest) {
+            fuzz_raw_path(raw, &keys, &policy);
+        }
+    } else {
+        let text = String::from_utf8_lossy(rest);
+        let (callback, filename) = text.split_once('\0').unwrap_or((&text, "a.zip"));
+        fuzz_own_link(callback, filename, &keys, &policy);
+    }
+}
+
+fn fuzz_raw_path(raw: &str, keys: &KeySet, policy: &LinkPolicy) {
+    let link = match parse_path(raw) {
+        Ok(link) => link,
+        Err(e) => {
+            assert!(
+                matches!(e.code(), Code::NotFound | Code::BadLink),
+                "parse_path gave {:?} for {raw:?}",
+                e.code()
+            );
+            return;
+        }
+    };
+    let canonical = format!(
+        "/{}/{}/{}/{}",
+        encode_segment(&link.key_id),
+        encode_segment(&link.callback),
+        link.signature_text(),
+        encode_segment(&link.filename)
+    );
+    assert_eq!(parse_path(&canonical).as_ref(), Ok(&link), "{raw:?}");
+    match verify(&link, keys, link.timestamp, policy) {
+        Ok(verified) => {
+            let Some(secret) = keys.get(verified.key_id()) else {
+                panic!("verified under a key that is not in the set: {raw:?}");
+            };
+            assert_eq!(
+                sign_callback(secret, verified.callback()),
+                link.signature_text()
+            );
+        }
+        Err(e) => assert!(
+            matches!(e.code(), Code::UnknownKey | Code::BadSignature),
+            "at its own timestamp a link fails only on key or signature, got {e:?}"
+        ),
+    }
+}
+
+fn fuzz_own_link(callback: &str, filename: &str, keys: &KeySet, policy: &LinkPolicy) {
+    let (Ok(key_id), Some(secret)) = (KeyId::parse("0"), keys.get("0")) else {
+        panic!("key 0 is in the fuzz key set");
+    };
+    let path = build_link_path(&key_id, secret, callback, filename);
+    match parse_path(&path) {
+        Ok(link) => {
+            assert_eq!(link.callback(), callback);
+            assert_eq!(link.filename(), filename);
+            match verify(&link, keys, link.timestamp(), policy) {
+                Ok(verified) => {
+                    assert_eq!(verified.callback(), callback);
+                    assert_eq!(verified.filename(), filename);
+                }
+                Err(e) => panic!("zipper refused its own link {path:?}: {e}"),
+            }
+        }
+        Err(e) => assert_eq!(e.code(), Code::BadLink, "{path:?}: {e}"),
+    }
+}
+
+/// Decodes `%XX` escapes exactly once; any other byte stays as it is.
+fn decode_segment(raw: &str, segment: Segment) -> Result<String, LinkError> {
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        if b == b'%' {
+            let hi = bytes.get(i + 1).and_then(|&c| hex_value(c));
+            let lo = bytes.get(i + 2).and_then(|&c| hex_value(c));
+            let (Some(hi), Some(lo)) = (hi, lo) else {
+                return Err(LinkError::BadEscape { segment, offset: i });
+            };
+            out.push(hi << 4 | lo);
+            i += 3;
+        } else {
+            out.push(b);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).map_err(|_| LinkError::NotUtf8 { segment })
+}
+
+fn hex_value(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Checks the decoded callback and returns its timestamp.
+fn check_callback(callback: &str) -> Result<i64, LinkError> {
+    // The URL parser silently drops tabs, newlines and surrounding spaces; the signature covers the exact
+    // string, so refuse them rather than fetch a URL other than the one signed.
+    if callback.chars().any(|c| c == ' ' || c.is_control()) {
+        return Err(LinkError::CallbackHasControl);
+    }
+    let url = url::Url::parse(callback).map_err(|e| LinkError::CallbackNotUrl {
+        reason: e.to_string(),
+    })?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(LinkError::CallbackScheme {
+            scheme: truncate_for_message(url.scheme()),
+        });
+    }
+    let mut timestamps = url
+        .query_pairs()
+        .filter(|(name, _)| name == "timestamp")
+        .map(|(_, value)| value);
+    let (Some(value), None) = (timestamps.next(), timestamps.next()) else {
+        let count = url
+            .query_pairs()
+            .filter(|(name, _)| name == "timestamp")
+            .count();
+        return Err(if count == 0 {
+            LinkError::MissingTimestamp
+        } else {
+            LinkError::DuplicateTimestamp { count }
+        });
+    };
+    let parsed = if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        value.parse::<i64>().ok()
+    } else {
+        None
+    };
+    parsed.ok_or_else(|| LinkError::TimestampNotInteger {
+        value: truncate_for_message(&value),
+    })
+}
+
+fn decode_signature(text: &str) -> Result<[u8; TAG_LEN], LinkError> {
+    let bad = |detail: String| LinkError::BadSignatureEncoding { detail };
+    let len = text.chars().count();
+    if len != SIGNATURE_LEN {
+        return Err(bad(format!("is {len} characters long")));
+    }
+    if !text
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(bad("has a character outside A-Z a-z 0-9 '-' '_'".into()));
+    }
+    let bytes = URL_SAFE_NO_PAD
+        .decode(text)
+        .map_err(|_| bad("is not canonical base64url".into()))?;
+    <[u8; TAG_LEN]>::try_from(bytes.as_slice())
+        .map_err(|_| bad("does not decode to 32 bytes".into()))
+}
+
+fn has_zip_extension(filename: &str) -> bool {
+    let b = filename.as_bytes();
+    b.len() >= 4 && b[b.len() - 4..].eq_ignore_ascii_case(b".zip")
+}
+
+// === impl Segment ===
+
+impl fmt::Display for Segment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Segment::KeyId => "key_id",
+            Segment::Callback => "callback",
+            Segment::Signature => "signature",
+            Segment::Filename => "filename",
+        })
+    }
+}
+
+// === impl LinkPolicy ===
+
+impl Default for LinkPolicy {
+    fn default() -> Self {
+        LinkPolicy {
+            max_age_secs: DEFAULT_MAX_AGE_SECS,
+            skew_secs: DEFAULT_SKEW_SECS,
+        }
+    }
+}
+
+// === impl LinkRequest ===
+
+impl LinkRequest {
+    /// The key id (syntax checked, not yet looked up).
+    pub fn key_id(&self) -> &str {
+        &self.key_id
+    }
+
+    /// The decoded callback URL, exactly as signed.
+    pub fn callback(&self) -> &str {
+        &self.callback
+    }
+
+    /// The callback's `timestamp` (unix seconds).
+    pub fn timestamp(&self) -> i64 {
+        self.timestamp
+    }
+
+    /// The decoded file name (ends in `.zip`, not yet sanitised for `Content-Disposition`).
+    pub fn filename(&self) -> &str {
+        &self.filename
+    }
+
+    /// The signature as it appears in the link (43 characters of base64url).
+    pub fn signature_text(&self) -> String {
+        URL_SAFE_NO_PAD.encode(self.signature)
+    }
+}
+
+// === impl VerifiedLink ===
+
+impl VerifiedLink {
+    /// The key id whose secret signed the link; the manifest request is signed with the same key (§2).
+    pub fn key_id(&self) -> &str {
+        &self.key_id
+    }
+
+    /// The decoded callback URL, exactly as signed; the manifest is fetched from it.
+    pub fn callback(&self) -> &str {
+        &self.callback
+    }
+
+    /// The callback's `timestamp` (unix seconds); the default `modified` time of the archive's entries.
+    pub fn timestamp(&self) -> i64 {
+        self.timestamp
+    }
+
+    /// The decoded file name (ends in `.zip`, not yet sanitised for `Content-Disposition`).
+    pub fn filename(&self) -> &str {
+        &self.filename
+    }
+}
+
+// === impl LinkError ===
+
+impl HasCode for LinkError {
+    fn code(&self) -> Code {
+        match self {
+            LinkError::NotFound { .. } => Code::NotFound,
+            LinkError::UnknownKey { .. } => Code::UnknownKey,
+            LinkError::BadSignature { .. } => Code::BadSignature,
+            LinkError::LinkExpired { .. } => Code::LinkExpired,
+            LinkError::TimestampInFuture { .. } => Code::BadTimestamp,
+            LinkError::BadEscape { .. }
+            | LinkError::NotUtf8 { .. }
+            | LinkError::BadKeyId { .. }
+            | LinkError::CallbackHasControl
+            | LinkError::CallbackNotUrl { .. }
+            | LinkError::CallbackScheme { .. }
+            | LinkError::MissingTimestamp
+            | LinkError::DuplicateTimestamp { .. }
+            | LinkError::TimestampNotInteger { .. }
+            | LinkError::BadSignatureEncoding { .. }
+            | LinkError::NotZip { .. } => Code::BadLink,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

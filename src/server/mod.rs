@@ -1,0 +1,211 @@
+//! The HTTP server (CONTRACT.md §4–§7): the public listener (download links), the admin listener (health,
+//! readiness, metrics), and shutdown (readiness turns 503, stop accepting, let downloads finish within the
+//! grace period, drop the rest, exit 0).
+//!
+//! [`start`] binds both listeners and returns a [`ServerHandle`] (tests and `zipper demo` use it in-process);
+//! [`serve`] is `zipper serve`: start, wait for SIGTERM/SIGINT, drain. This module wires settings to parts;
+//! it must not parse links, manifests or zip records itself.
+
+pub mod admin;
+pub mod body;
+pub mod listener;
+pub mod service;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinHandle;
+
+use crate::config::Config;
+use crate::core::keys::KeySet;
+use crate::core::link::LinkPolicy;
+use crate::core::manifest::ManifestLimits;
+use crate::crc_cache::CrcCache;
+use crate::metrics::Metrics;
+use crate::origin::{OriginClient, OriginSettings};
+use crate::prefetch::PrefetchLimits;
+
+/// What every request of the public listener shares.
+pub struct AppState {
+    /// The signing keys.
+    pub keys: KeySet,
+    /// Link age window.
+    pub link_policy: LinkPolicy,
+    /// The origin client (connection pools, guard, retries).
+    pub origin: OriginClient,
+    /// Manifest bounds.
+    pub manifest_limits: ManifestLimits,
+    /// Per-download read-ahead bounds.
+    pub prefetch: PrefetchLimits,
+    /// Concurrent download slots.
+    pub downloads: Arc<Semaphore>,
+    /// The metrics registry.
+    pub metrics: Arc<Metrics>,
+    /// CRCs learnt from full reads, for cheap resumes.
+    pub crc_cache: CrcCache,
+    /// The clock (Unix seconds); injected so tests can check link ages.
+    pub clock: Arc<dyn Fn() -> i64 + Send + Sync>,
+}
+
+/// The system clock in Unix seconds.
+pub fn system_clock() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+impl AppState {
+    /// Builds the shared state from a validated configuration.
+    pub fn from_config(config: &Config) -> anyhow::Result<AppState> {
+        let origin =
+            OriginClient::new(origin_settings(config)?).context("building the origin client")?;
+        Ok(AppState {
+            keys: config.keys.clone(),
+            link_policy: config.link,
+            origin,
+            manifest_limits: ManifestLimits {
+                max_entries: config.max_entries,
+                max_total_bytes: config.max_total_bytes,
+            },
+            prefetch: PrefetchLimits {
+                files: config.prefetch_files.max(1),
+                bytes: usize::try_from(config.prefetch_bytes).unwrap_or(usize::MAX),
+            },
+            downloads: Arc::new(Semaphore::new(config.max_concurrent_downloads)),
+            metrics: Arc::new(Metrics::default()),
+            crc_cache: CrcCache::new(config.crc_cache_entries),
+            clock: Arc::new(system_clock),
+        })
+    }
+}
+
+/// The origin client's settings from the configuration.
+pub fn origin_settings(config: &Config) -> anyhow::Result<OriginSettings> {
+    Ok(OriginSettings {
+        connect_timeout: config.origin_connect_timeout,
+        read_timeout: config.origin_read_timeout,
+        manifest_timeout: config.manifest_timeout,
+        manifest_max_bytes: config.manifest_max_bytes,
+        retries: config.origin_retries,
+        backoff_base: config.origin_retry_backoff,
+        max_redirects: config.max_redirects,
+        allow_private_networks: config.allow_private_networks,
+        callback_hosts: config.callback_hosts.clone(),
+        file_hosts: config.file_hosts.clone(),
+    })
+}
+
+/// A running server.
+pub struct ServerHandle {
+    /// Where the public listener is bound.
+    pub public_addr: SocketAddr,
+    /// Where the admin listener is bound.
+    pub admin_addr: SocketAddr,
+    /// The shared state (metrics, cache) for inspection.
+    pub state: Arc<AppState>,
+    ready: Arc<AtomicBool>,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl ServerHandle {
+    /// Turns readiness off, stops accepting, and waits (up to the grace period) for open downloads.
+    pub async fn shutdown(self) {
+        self.ready.store(false, Ordering::SeqCst);
+        let _ = self.shutdown.send(true);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+    }
+}
+
+/// Binds the listeners of `config` and starts serving; `state` is usually [`AppState::from_config`].
+pub async fn start(config: &Config, state: AppState) -> anyhow::Result<ServerHandle> {
+    let public = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("binding listen address {}", config.listen))?;
+    let admin = TcpListener::bind(config.admin_listen)
+        .await
+        .with_context(|| format!("binding admin_listen address {}", config.admin_listen))?;
+    let public_addr = public.local_addr()?;
+    let admin_addr = admin.local_addr()?;
+    let state = Arc::new(state);
+    let ready = Arc::new(AtomicBool::new(true));
+    let (shutdown, rx) = watch::channel(false);
+    let limits = listener::ListenerLimits {
+        header_timeout: config.request_header_timeout,
+        write_timeout: config.client_write_timeout,
+    };
+    let grace = config.shutdown_grace;
+    let st = Arc::clone(&state);
+    let public_task = tokio::spawn(listener::run(
+        public,
+        limits,
+        move |req| service::handle(Arc::clone(&st), req),
+        rx.clone(),
+        grace,
+    ));
+    let admin_state = admin::AdminState {
+        metrics: Arc::clone(&state.metrics),
+        ready: Arc::clone(&ready),
+    };
+    let admin_task = tokio::spawn(listener::run(
+        admin,
+        limits,
+        move |req| admin::handle(admin_state.clone(), req),
+        rx,
+        Duration::from_secs(1),
+    ));
+    tracing::info!(%public_addr, %admin_addr, "zipper listening");
+    Ok(ServerHandle {
+        public_addr,
+        admin_addr,
+        state,
+        ready,
+        shutdown,
+        tasks: vec![public_task, admin_task],
+    })
+}
+
+/// `zipper serve`: runs until SIGTERM or SIGINT, then drains and returns.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let state = AppState::from_config(&config)?;
+    let handle = start(&config, state).await?;
+    wait_for_signal().await;
+    tracing::info!(
+        grace_secs = config.shutdown_grace.as_secs(),
+        "shutting down: draining downloads"
+    );
+    handle.shutdown().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Resolves on SIGTERM or SIGINT (Ctrl-C).
+pub async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
