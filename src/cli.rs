@@ -72,6 +72,25 @@ pub enum Command {
         --base https://zip.example.com https://app.example/downloads/42/manifest"
     )]
     Sign(SignArgs),
+    /// Run zipper against an embedded demo origin and print a ready download link (no setup).
+    #[command(
+        long_about = "Run zipper against an embedded demo origin, with a generated key, and print a \
+        ready download link and the curl command that fetches it. Serves until Ctrl-C.\n\n\
+        With --check, downloads the link itself, verifies every file of the archive byte for byte, \
+        prints what it found and exits 0 (valid) or 1."
+    )]
+    Demo(DemoArgs),
+}
+
+/// Flags of `zipper demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Download the link, verify the archive, and exit 0 if it is valid, 1 if not.
+    #[arg(long)]
+    pub check: bool,
+    /// Public address for the demo server (port 0 picks a free port).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub listen: std::net::SocketAddr,
 }
 
 /// Flags of `zipper serve`.
@@ -141,6 +160,16 @@ impl CliError {
 pub fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Serve(args) => serve(&args),
+        Command::Demo(args) => {
+            init_tracing();
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| CliError::Server(e.into()))?;
+            runtime
+                .block_on(crate::demo::run(args.listen, args.check))
+                .map_err(CliError::Server)
+        }
         Command::Sign(args) => {
             let now = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)

@@ -12,6 +12,7 @@ pub mod cli;
 pub mod config;
 pub mod core;
 pub mod crc_cache;
+pub mod demo;
 pub mod demo_origin;
 pub mod error;
 pub mod metrics;
