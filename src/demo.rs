@@ -108,7 +108,7 @@ pub fn sample_manifest(origin: &DemoOrigin) -> Value {
         .map(|(i, (path, size, seed, compression))| {
             let name = path.rsplit('/').next().unwrap_or("file");
             let mut f = json!({
-                "url": origin.file_url(*size, *seed, &crate::core::link::encode_segment(name)),
+                "url": origin.file_url(*size, *seed, name),
                 "path": path,
                 "size": size,
                 "compression": compression,

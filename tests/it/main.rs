@@ -10,3 +10,5 @@ mod origin;
 mod cli;
 // Links from the origin-app snippets and `zipper sign` are accepted.
 mod link;
+// The real server end to end with the demo origin: archives, headers, failures, memory.
+mod server;
