@@ -12,3 +12,5 @@ mod cli;
 mod link;
 // The real server end to end with the demo origin: archives, headers, failures, memory.
 mod server;
+// Range, If-Range and resume against the real server.
+mod range;

@@ -42,7 +42,13 @@ pub struct F {
 }
 
 pub fn f(path: &str, size: u64, seed: u64, crc: bool) -> F {
-    F { path: path.into(), size, seed, crc, knobs: "" }
+    F {
+        path: path.into(),
+        size,
+        seed,
+        crc,
+        knobs: "",
+    }
 }
 
 /// A manifest for these files and the listing every reader must see.
@@ -63,7 +69,11 @@ pub fn manifest(demo: &Demo, files: &[F]) -> (Value, Vec<Expected>) {
         .collect();
     let expected = files
         .iter()
-        .map(|x| Expected { name: x.path.clone(), size: x.size, crc32: generated_crc32(x.seed, x.size) })
+        .map(|x| Expected {
+            name: x.path.clone(),
+            size: x.size,
+            crc32: generated_crc32(x.seed, x.size),
+        })
         .collect();
     (json!({ "files": entries }), expected)
 }
@@ -83,12 +93,23 @@ pub async fn get(url: &str, headers: &[(&str, &str)]) -> Got {
     let res = req.send().await.expect("response head");
     let status = res.status().as_u16();
     let headers = res.headers().clone();
-    let body = res.bytes().await.map(|b| b.to_vec()).map_err(|e| format!("{e:?}"));
-    Got { status, headers, body }
+    let body = res
+        .bytes()
+        .await
+        .map(|b| b.to_vec())
+        .map_err(|e| format!("{e:?}"));
+    Got {
+        status,
+        headers,
+        body,
+    }
 }
 
 fn header<'a>(g: &'a Got, name: &str) -> &'a str {
-    g.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
+    g.headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
 }
 
 pub fn error_code(g: &Got) -> String {
@@ -98,7 +119,10 @@ pub fn error_code(g: &Got) -> String {
 }
 
 fn write_temp(bytes: &[u8]) -> tempfile::NamedTempFile {
-    let file = tempfile::Builder::new().suffix(".zip").tempfile().expect("temp");
+    let file = tempfile::Builder::new()
+        .suffix(".zip")
+        .tempfile()
+        .expect("temp");
     std::fs::write(file.path(), bytes).expect("write");
     file
 }
@@ -125,7 +149,14 @@ async fn one_file_archive_with_exact_length_opens_everywhere() {
 async fn thousand_files_with_and_without_crcs_open_everywhere() {
     let demo = start().await;
     let files: Vec<F> = (0..1000u64)
-        .map(|i| f(&format!("dir{}/fïle {i}.bin", i % 7), (i * 7919) % 5000, i, i % 2 == 0))
+        .map(|i| {
+            f(
+                &format!("dir{}/fïle {i}.bin", i % 7),
+                (i * 7919) % 5000,
+                i,
+                i % 2 == 0,
+            )
+        })
         .collect();
     let (m, expected) = manifest(&demo, &files);
     let got = get(&demo.link(&m, "many.zip", now()), &[]).await;
@@ -140,26 +171,45 @@ async fn thousand_files_with_and_without_crcs_open_everywhere() {
 #[tokio::test]
 async fn head_answers_the_get_headers_without_fetching_files() {
     let demo = start().await;
-    let (m, _) = manifest(&demo, &[f("a.bin", 1000, 1, true), f("b.bin", 2000, 2, false)]);
+    let (m, _) = manifest(
+        &demo,
+        &[f("a.bin", 1000, 1, true), f("b.bin", 2000, 2, false)],
+    );
     let link = demo.link(&m, "x.zip", now());
-    let head = reqwest::Client::new().head(&link).send().await.expect("HEAD");
+    let head = reqwest::Client::new()
+        .head(&link)
+        .send()
+        .await
+        .expect("HEAD");
     assert_eq!(head.status(), 200);
     assert_eq!(demo.origin.requests("/files/"), 0, "HEAD fetches no file");
     let got = get(&link, &[]).await;
-    for name in ["content-length", "content-type", "content-disposition", "etag", "accept-ranges"] {
+    for name in [
+        "content-length",
+        "content-type",
+        "content-disposition",
+        "etag",
+        "accept-ranges",
+    ] {
         assert_eq!(
             head.headers().get(name),
             got.headers.get(name),
             "{name} differs between HEAD and GET"
         );
     }
-    assert_eq!(header(&got, "content-length"), got.body.as_ref().expect("body").len().to_string());
+    assert_eq!(
+        header(&got, "content-length"),
+        got.body.as_ref().expect("body").len().to_string()
+    );
 }
 
 #[tokio::test]
 async fn same_link_same_bytes() {
     let demo = start().await;
-    let (m, _) = manifest(&demo, &[f("a.bin", 10_000, 1, false), f("b/c.bin", 20_000, 2, true)]);
+    let (m, _) = manifest(
+        &demo,
+        &[f("a.bin", 10_000, 1, false), f("b/c.bin", 20_000, 2, true)],
+    );
     let ts = now();
     let a = get(&demo.link(&m, "x.zip", ts), &[]).await;
     let b = get(&demo.link(&m, "x.zip", ts), &[]).await;
@@ -181,19 +231,41 @@ async fn unknown_sizes_stream_chunked_without_ranges() {
     assert!(got.headers.get("etag").is_none());
     assert_eq!(header(&got, "accept-ranges"), "none");
     let expected = vec![
-        Expected { name: "a.bin".into(), size: 50_000, crc32: generated_crc32(1, 50_000) },
-        Expected { name: "b.bin".into(), size: 70_000, crc32: generated_crc32(2, 70_000) },
-        Expected { name: "folder/".into(), size: 0, crc32: 0 },
+        Expected {
+            name: "a.bin".into(),
+            size: 50_000,
+            crc32: generated_crc32(1, 50_000),
+        },
+        Expected {
+            name: "b.bin".into(),
+            size: 70_000,
+            crc32: generated_crc32(2, 70_000),
+        },
+        Expected {
+            name: "folder/".into(),
+            size: 0,
+            crc32: 0,
+        },
     ];
-    check_all_tools(write_temp(got.body.as_ref().expect("body")).path(), &expected);
+    check_all_tools(
+        write_temp(got.body.as_ref().expect("body")).path(),
+        &expected,
+    );
 }
 
 #[tokio::test]
 async fn http2_prior_knowledge_works() {
     let demo = start().await;
     let (m, expected) = manifest(&demo, &[f("a.bin", 300_000, 3, false)]);
-    let client = reqwest::Client::builder().http2_prior_knowledge().build().expect("client");
-    let res = client.get(demo.link(&m, "x.zip", now())).send().await.expect("h2 response");
+    let client = reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .build()
+        .expect("client");
+    let res = client
+        .get(demo.link(&m, "x.zip", now()))
+        .send()
+        .await
+        .expect("h2 response");
     assert_eq!(res.version(), reqwest::Version::HTTP_2);
     assert_eq!(res.status(), 200);
     let body = res.bytes().await.expect("body");
@@ -213,7 +285,10 @@ async fn manifest_statuses_map_to_contract_errors() {
         (500, 502, "manifest_unavailable"),
         (401, 502, "manifest_unavailable"),
     ] {
-        let link = demo.link_to(&format!("{path}?status={status}&timestamp={}", now()), "x.zip");
+        let link = demo.link_to(
+            &format!("{path}?status={status}&timestamp={}", now()),
+            "x.zip",
+        );
         let got = get(&link, &[]).await;
         assert_eq!(got.status, want_status, "origin {status}");
         assert_eq!(error_code(&got), want_code, "origin {status}");
@@ -229,12 +304,32 @@ async fn the_manifest_request_is_signed_and_carries_nothing_from_the_browser() {
     let path = demo.origin.add_manifest(m);
     let callback_path = format!("{path}?timestamp={}", now());
     let link = demo.link_to(&callback_path, "x.zip");
-    let got = get(&link, &[("cookie", "session=secret"), ("authorization", "Bearer x"), ("range", "bytes=0-1")]).await;
+    let got = get(
+        &link,
+        &[
+            ("cookie", "session=secret"),
+            ("authorization", "Bearer x"),
+            ("range", "bytes=0-1"),
+        ],
+    )
+    .await;
     assert!(got.status == 200 || got.status == 206);
-    let h = demo.origin.last_manifest_headers(&path).expect("manifest request seen");
-    assert!(h.get("cookie").is_none() && h.get("authorization").is_none() && h.get("range").is_none());
-    assert_eq!(h.get("accept").and_then(|v| v.to_str().ok()), Some("application/json"));
-    let t: i64 = h["x-zipper-time"].to_str().expect("time").parse().expect("number");
+    let h = demo
+        .origin
+        .last_manifest_headers(&path)
+        .expect("manifest request seen");
+    assert!(
+        h.get("cookie").is_none() && h.get("authorization").is_none() && h.get("range").is_none()
+    );
+    assert_eq!(
+        h.get("accept").and_then(|v| v.to_str().ok()),
+        Some("application/json")
+    );
+    let t: i64 = h["x-zipper-time"]
+        .to_str()
+        .expect("time")
+        .parse()
+        .expect("number");
     let callback = demo.origin.url(&callback_path);
     let want = zipper::core::link::manifest_request_signature(demo.secret(), t, &callback);
     assert_eq!(h["x-zipper-signature"].to_str().expect("sig"), want);
@@ -246,16 +341,34 @@ async fn invalid_manifests_are_502_naming_entry_and_field() {
     let demo = start().await;
     let good = demo.origin.file_url(10, 1, "a");
     for (files, field) in [
-        (json!([{ "url": good, "path": "a" }, { "url": "ftp://x/y", "path": "b" }]), "files[1].url"),
+        (
+            json!([{ "url": good, "path": "a" }, { "url": "ftp://x/y", "path": "b" }]),
+            "files[1].url",
+        ),
         (json!([{ "path": "no-url" }]), "files[0].url"),
-        (json!([{ "url": good, "path": "../etc/passwd" }]), "files[0].path"),
+        (
+            json!([{ "url": good, "path": "../etc/passwd" }]),
+            "files[0].path",
+        ),
         (json!([{ "url": good, "path": "/abs" }]), "files[0].path"),
         (json!([{ "url": good, "path": "a\u{1}b" }]), "files[0].path"),
         (json!([{ "url": good, "path": "d/" }]), "files[0].url"),
-        (json!([{ "url": good, "path": "a", "crc32": "xyz" }]), "files[0].crc32"),
-        (json!([{ "url": good, "path": "a", "size": -1 }]), "files[0].size"),
-        (json!([{ "url": good, "path": "a", "compression": "zstd" }]), "files[0].compression"),
-        (json!([{ "url": good, "path": "a", "modified": "yesterday" }]), "files[0].modified"),
+        (
+            json!([{ "url": good, "path": "a", "crc32": "xyz" }]),
+            "files[0].crc32",
+        ),
+        (
+            json!([{ "url": good, "path": "a", "size": -1 }]),
+            "files[0].size",
+        ),
+        (
+            json!([{ "url": good, "path": "a", "compression": "zstd" }]),
+            "files[0].compression",
+        ),
+        (
+            json!([{ "url": good, "path": "a", "modified": "yesterday" }]),
+            "files[0].modified",
+        ),
     ] {
         let got = get(&demo.link(&json!({ "files": files }), "x.zip", now()), &[]).await;
         assert_eq!(got.status, 502, "{field}");
@@ -265,24 +378,55 @@ async fn invalid_manifests_are_502_naming_entry_and_field() {
         assert!(msg.contains(field), "{msg:?} should name {field}");
     }
     let not_json = demo.origin.add_manifest_bytes("{not json");
-    let got = get(&demo.link_to(&format!("{not_json}?timestamp={}", now()), "x.zip"), &[]).await;
-    assert_eq!((got.status, error_code(&got).as_str()), (502, "invalid_manifest"));
+    let got = get(
+        &demo.link_to(&format!("{not_json}?timestamp={}", now()), "x.zip"),
+        &[],
+    )
+    .await;
+    assert_eq!(
+        (got.status, error_code(&got).as_str()),
+        (502, "invalid_manifest")
+    );
     assert_eq!(demo.origin.requests("/files/"), 0);
 }
 
 #[tokio::test]
 async fn duplicate_names_are_renamed_deterministically() {
     let demo = start().await;
-    let files = vec![f("a.txt", 10, 1, true), f("a.txt", 20, 2, true), f("sub\\a.tar.gz", 5, 3, false), f("sub/./a.tar.gz", 6, 4, false)];
+    let files = vec![
+        f("a.txt", 10, 1, true),
+        f("a.txt", 20, 2, true),
+        f("sub\\a.tar.gz", 5, 3, false),
+        f("sub/./a.tar.gz", 6, 4, false),
+    ];
     let (m, _) = manifest(&demo, &files);
     let got = get(&demo.link(&m, "x.zip", now()), &[]).await;
     let expected = vec![
-        Expected { name: "a.txt".into(), size: 10, crc32: generated_crc32(1, 10) },
-        Expected { name: "a (1).txt".into(), size: 20, crc32: generated_crc32(2, 20) },
-        Expected { name: "sub/a.tar.gz".into(), size: 5, crc32: generated_crc32(3, 5) },
-        Expected { name: "sub/a.tar (1).gz".into(), size: 6, crc32: generated_crc32(4, 6) },
+        Expected {
+            name: "a.txt".into(),
+            size: 10,
+            crc32: generated_crc32(1, 10),
+        },
+        Expected {
+            name: "a (1).txt".into(),
+            size: 20,
+            crc32: generated_crc32(2, 20),
+        },
+        Expected {
+            name: "sub/a.tar.gz".into(),
+            size: 5,
+            crc32: generated_crc32(3, 5),
+        },
+        Expected {
+            name: "sub/a.tar (1).gz".into(),
+            size: 6,
+            crc32: generated_crc32(4, 6),
+        },
     ];
-    check_all_tools(write_temp(got.body.as_ref().expect("body")).path(), &expected);
+    check_all_tools(
+        write_temp(got.body.as_ref().expect("body")).path(),
+        &expected,
+    );
 }
 
 #[tokio::test]
@@ -293,7 +437,11 @@ async fn link_errors_answer_before_any_fetch() {
     let base = format!("http://{}", demo.server.public_addr);
     let mut parts: Vec<&str> = good.trim_start_matches(&base).split('/').collect();
     let sig = parts[3].to_string();
-    let tampered_sig = format!("{}{}", if sig.starts_with('A') { "B" } else { "A" }, &sig[1..]);
+    let tampered_sig = format!(
+        "{}{}",
+        if sig.starts_with('A') { "B" } else { "A" },
+        &sig[1..]
+    );
     parts[3] = &tampered_sig;
     let bad_sig = format!("{base}{}", parts.join("/"));
     let unknown_key = good.replacen("/demo/", "/other/", 1);
@@ -311,15 +459,26 @@ async fn link_errors_answer_before_any_fetch() {
         (format!("{base}/"), 404, "not_found"),
     ] {
         let got = get(&url, &[]).await;
-        assert_eq!((got.status, error_code(&got)), (status, code.to_string()), "{url}");
+        assert_eq!(
+            (got.status, error_code(&got)),
+            (status, code.to_string()),
+            "{url}"
+        );
     }
-    assert_eq!(demo.origin.total_requests(), requests_before, "nothing fetched for a refused link");
+    assert_eq!(
+        demo.origin.total_requests(),
+        requests_before,
+        "nothing fetched for a refused link"
+    );
 }
 
 #[tokio::test]
 async fn overloaded_answers_503_with_retry_after() {
     let demo = start_with(|c| c.max_concurrent_downloads = 1).await;
-    let slow = F { knobs: "chunk_delay_ms=50&chunk=1024", ..f("slow.bin", 1 << 20, 1, false) };
+    let slow = F {
+        knobs: "chunk_delay_ms=50&chunk=1024",
+        ..f("slow.bin", 1 << 20, 1, false)
+    };
     let (m, _) = manifest(&demo, &[slow]);
     let link = demo.link(&m, "x.zip", now());
     let first = reqwest::get(&link).await.expect("first download starts");
@@ -343,7 +502,10 @@ async fn curl(link: &str) -> (bool, Vec<u8>) {
             .arg(link)
             .status()
             .expect("curl runs");
-        (status.success(), std::fs::read(out.path()).unwrap_or_default())
+        (
+            status.success(),
+            std::fs::read(out.path()).unwrap_or_default(),
+        )
     })
     .await
     .expect("curl task")
@@ -354,22 +516,41 @@ async fn curl(link: &str) -> (bool, Vec<u8>) {
 async fn assert_visibly_failed(link: &str) {
     let start = std::time::Instant::now();
     let (ok, bytes) = curl(link).await;
-    assert!(start.elapsed() < Duration::from_secs(20), "the failure must show at once, not by timeout");
+    assert!(
+        start.elapsed() < Duration::from_secs(20),
+        "the failure must show at once, not by timeout"
+    );
     assert!(!ok, "curl must fail");
     let f = write_temp(&bytes);
     let py = std::process::Command::new("python3")
-        .args(["-c", "import sys, zipfile; zipfile.ZipFile(sys.argv[1]).testzip()"])
+        .args([
+            "-c",
+            "import sys, zipfile; zipfile.ZipFile(sys.argv[1]).testzip()",
+        ])
         .arg(f.path())
         .output()
         .expect("python runs");
-    assert!(!py.status.success(), "python zipfile must not accept a truncated archive");
+    assert!(
+        !py.status.success(),
+        "python zipfile must not accept a truncated archive"
+    );
 }
 
 #[tokio::test]
 async fn a_missing_file_mid_archive_fails_the_download_visibly() {
     let demo = start().await;
-    let missing = F { knobs: "status=404", ..f("b.bin", 50_000, 2, false) };
-    let (m, _) = manifest(&demo, &[f("a.bin", 200_000, 1, false), missing, f("c.bin", 10, 3, true)]);
+    let missing = F {
+        knobs: "status=404",
+        ..f("b.bin", 50_000, 2, false)
+    };
+    let (m, _) = manifest(
+        &demo,
+        &[
+            f("a.bin", 200_000, 1, false),
+            missing,
+            f("c.bin", 10, 3, true),
+        ],
+    );
     assert_visibly_failed(&demo.link(&m, "x.zip", now())).await;
     // Without Content-Length too (unknown sizes: chunked, no final chunk).
     let m = json!({ "files": [
@@ -382,21 +563,33 @@ async fn a_missing_file_mid_archive_fails_the_download_visibly() {
 #[tokio::test]
 async fn a_reset_mid_file_is_healed_by_retry() {
     let demo = start().await;
-    let healed = F { knobs: "reset_at=100000", ..f("b.bin", 300_000, 2, false) };
-    let healed_norange = F { knobs: "reset_at=70000&no_range=1", ..f("c.bin", 200_000, 3, true) };
+    let healed = F {
+        knobs: "reset_at=100000",
+        ..f("b.bin", 300_000, 2, false)
+    };
+    let healed_norange = F {
+        knobs: "reset_at=70000&no_range=1",
+        ..f("c.bin", 200_000, 3, true)
+    };
     let files = vec![f("a.bin", 1000, 1, true), healed, healed_norange];
     let (m, expected) = manifest(&demo, &files);
     let got = get(&demo.link(&m, "x.zip", now()), &[]).await;
     assert_eq!(got.status, 200);
     let body = got.body.expect("complete body");
     check_all_tools(write_temp(&body).path(), &expected);
-    assert!(demo.origin.requests("/files/") >= 5, "the broken files were fetched again");
+    assert!(
+        demo.origin.requests("/files/") >= 5,
+        "the broken files were fetched again"
+    );
 }
 
 #[tokio::test]
 async fn a_reset_that_keeps_happening_fails_visibly() {
     let demo = start().await;
-    let broken = F { knobs: "reset_at=1000&reset_times=100&no_range=1", ..f("b.bin", 300_000, 2, false) };
+    let broken = F {
+        knobs: "reset_at=1000&reset_times=100&no_range=1",
+        ..f("b.bin", 300_000, 2, false)
+    };
     let (m, _) = manifest(&demo, &[f("a.bin", 1000, 1, true), broken]);
     assert_visibly_failed(&demo.link(&m, "x.zip", now())).await;
 }
@@ -405,8 +598,14 @@ async fn a_reset_that_keeps_happening_fails_visibly() {
 async fn a_file_longer_or_shorter_than_its_size_fails_visibly() {
     let demo = start().await;
     for knobs in ["lie=1", "lie=-1", "lie=5000"] {
-        let liar = F { knobs, ..f("b.bin", 100_000, 2, false) };
-        let (m, _) = manifest(&demo, &[f("a.bin", 1000, 1, true), liar, f("c.bin", 10, 3, true)]);
+        let liar = F {
+            knobs,
+            ..f("b.bin", 100_000, 2, false)
+        };
+        let (m, _) = manifest(
+            &demo,
+            &[f("a.bin", 1000, 1, true), liar, f("c.bin", 10, 3, true)],
+        );
         assert_visibly_failed(&demo.link(&m, "x.zip", now())).await;
     }
 }
@@ -414,8 +613,16 @@ async fn a_file_longer_or_shorter_than_its_size_fails_visibly() {
 #[tokio::test]
 async fn a_client_that_stops_reading_stops_the_origin() {
     let demo = start_with(|c| c.prefetch_bytes = 1 << 20).await;
-    let (m, _) = manifest(&demo, &[f("big1.bin", 1 << 30, 1, false), f("big2.bin", 1 << 30, 2, false)]);
-    let mut res = reqwest::get(demo.link(&m, "x.zip", now())).await.expect("response");
+    let (m, _) = manifest(
+        &demo,
+        &[
+            f("big1.bin", 1 << 30, 1, false),
+            f("big2.bin", 1 << 30, 2, false),
+        ],
+    );
+    let mut res = reqwest::get(demo.link(&m, "x.zip", now()))
+        .await
+        .expect("response");
     let mut read = 0usize;
     while read < 4 << 20 {
         read += res.chunk().await.expect("chunk").expect("data").len();
@@ -426,7 +633,10 @@ async fn a_client_that_stops_reading_stops_the_origin() {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let b = demo.origin.total_bytes_served();
     assert_eq!(a, b, "origin still being read while the client is stalled");
-    assert!(a < (read as u64) + (64 << 20), "served {a} bytes for {read} read: more than 64 MiB ahead");
+    assert!(
+        a < (read as u64) + (64 << 20),
+        "served {a} bytes for {read} read: more than 64 MiB ahead"
+    );
     drop(res);
 }
 
@@ -446,7 +656,11 @@ fn rss_bytes() -> u64 {
 async fn multi_gib_archive_streams_in_bounded_memory_and_opens_everywhere() {
     let demo = start().await;
     let big = (4u64 << 30) + 12_345;
-    let files = vec![f("small.txt", 1000, 1, true), f("video/huge.bin", big, 2, false), f("after.txt", 5000, 3, true)];
+    let files = vec![
+        f("small.txt", 1000, 1, true),
+        f("video/huge.bin", big, 2, false),
+        f("after.txt", 5000, 3, true),
+    ];
     let (m, expected) = manifest(&demo, &files);
     let baseline = rss_bytes();
     let peak = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(baseline));
@@ -458,9 +672,17 @@ async fn multi_gib_archive_streams_in_bounded_memory_and_opens_everywhere() {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     });
-    let out = tempfile::Builder::new().suffix(".zip").tempfile().expect("temp");
-    let mut file = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(out.path()).expect("create"));
-    let mut res = reqwest::get(demo.link(&m, "big.zip", now())).await.expect("response");
+    let out = tempfile::Builder::new()
+        .suffix(".zip")
+        .tempfile()
+        .expect("temp");
+    let mut file = std::io::BufWriter::with_capacity(
+        1 << 20,
+        std::fs::File::create(out.path()).expect("create"),
+    );
+    let mut res = reqwest::get(demo.link(&m, "big.zip", now()))
+        .await
+        .expect("response");
     let declared = res.content_length().expect("content-length");
     let mut n = 0u64;
     let mut since_pause = 0usize;
@@ -478,7 +700,9 @@ async fn multi_gib_archive_streams_in_bounded_memory_and_opens_everywhere() {
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let _ = sampler.await;
     assert_eq!(n, declared);
-    let growth = peak.load(std::sync::atomic::Ordering::Relaxed).saturating_sub(baseline);
+    let growth = peak
+        .load(std::sync::atomic::Ordering::Relaxed)
+        .saturating_sub(baseline);
     eprintln!("multi-GiB: {n} bytes, peak RSS growth {} MiB", growth >> 20);
     assert!(growth < 64 << 20, "RSS grew by {growth} bytes");
     check_all_tools(out.path(), &expected);
@@ -487,7 +711,9 @@ async fn multi_gib_archive_streams_in_bounded_memory_and_opens_everywhere() {
 #[tokio::test]
 async fn seventy_thousand_files_over_65535_entries_open_everywhere() {
     let demo = start().await;
-    let files: Vec<F> = (0..70_000u64).map(|i| f(&format!("d{}/{i}.txt", i % 100), i % 64, i, i % 3 == 0)).collect();
+    let files: Vec<F> = (0..70_000u64)
+        .map(|i| f(&format!("d{}/{i}.txt", i % 100), i % 64, i, i % 3 == 0))
+        .collect();
     let (m, expected) = manifest(&demo, &files);
     let got = get(&demo.link(&m, "many.zip", now()), &[]).await;
     assert_eq!(got.status, 200);
@@ -512,4 +738,3 @@ async fn generated_content_matches_what_the_archive_holds() {
     std::io::Read::read_to_end(&mut archive.by_index(0).expect("entry"), &mut data).expect("read");
     assert_eq!(data, generated_bytes(9, 0, 4096));
 }
-
