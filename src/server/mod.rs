@@ -111,17 +111,25 @@ pub struct ServerHandle {
     pub state: Arc<AppState>,
     ready: Arc<AtomicBool>,
     shutdown: watch::Sender<bool>,
-    tasks: Vec<JoinHandle<()>>,
+    admin_shutdown: watch::Sender<bool>,
+    public_task: JoinHandle<()>,
+    admin_task: JoinHandle<()>,
 }
 
 impl ServerHandle {
-    /// Turns readiness off, stops accepting, and waits (up to the grace period) for open downloads.
+    /// Turns readiness off, stops accepting downloads, and waits (up to the grace period) for open ones;
+    /// the admin listener keeps answering (`/readyz` 503) until the downloads are done.
     pub async fn shutdown(self) {
         self.ready.store(false, Ordering::SeqCst);
         let _ = self.shutdown.send(true);
-        for t in self.tasks {
-            let _ = t.await;
-        }
+        let _ = self.public_task.await;
+        let _ = self.admin_shutdown.send(true);
+        let _ = self.admin_task.await;
+    }
+
+    /// Whether `/readyz` answers 200.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::SeqCst)
     }
 }
 
@@ -138,6 +146,7 @@ pub async fn start(config: &Config, state: AppState) -> anyhow::Result<ServerHan
     let state = Arc::new(state);
     let ready = Arc::new(AtomicBool::new(true));
     let (shutdown, rx) = watch::channel(false);
+    let (admin_shutdown, admin_rx) = watch::channel(false);
     let limits = listener::ListenerLimits {
         header_timeout: config.request_header_timeout,
         write_timeout: config.client_write_timeout,
@@ -148,7 +157,7 @@ pub async fn start(config: &Config, state: AppState) -> anyhow::Result<ServerHan
         public,
         limits,
         move |req| service::handle(Arc::clone(&st), req),
-        rx.clone(),
+        rx,
         grace,
     ));
     let admin_state = admin::AdminState {
@@ -159,7 +168,7 @@ pub async fn start(config: &Config, state: AppState) -> anyhow::Result<ServerHan
         admin,
         limits,
         move |req| admin::handle(admin_state.clone(), req),
-        rx,
+        admin_rx,
         Duration::from_secs(1),
     ));
     tracing::info!(%public_addr, %admin_addr, "zipper listening");
@@ -169,7 +178,9 @@ pub async fn start(config: &Config, state: AppState) -> anyhow::Result<ServerHan
         state,
         ready,
         shutdown,
-        tasks: vec![public_task, admin_task],
+        admin_shutdown,
+        public_task,
+        admin_task,
     })
 }
 

@@ -71,3 +71,63 @@ fn help_names_the_subcommands_and_sign_needs_a_secret_source() {
     assert_eq!(out.status.code(), Some(2), "clap usage error");
     assert!(String::from_utf8_lossy(&out.stderr).contains("--secret-env"));
 }
+
+fn free_port() -> std::net::SocketAddr {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr")
+}
+
+#[test]
+fn serve_answers_then_exits_0_on_sigterm() {
+    let (public, admin) = (free_port(), free_port());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_zipper"))
+        .arg("serve")
+        .env_clear()
+        .env("ZIPPER_KEYS", "main:a-secret-value")
+        .env("ZIPPER_LISTEN", public.to_string())
+        .env("ZIPPER_ADMIN_LISTEN", admin.to_string())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("zipper serve starts");
+    // Wait (bounded) for the admin listener, then ask /healthz over a raw socket.
+    let mut answered = String::new();
+    for _ in 0..200 {
+        if let Ok(mut s) = std::net::TcpStream::connect(admin) {
+            use std::io::{Read, Write};
+            let _ = s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+            let _ = s.read_to_string(&mut answered);
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    assert!(
+        answered.starts_with("HTTP/1.1 200"),
+        "healthz: {answered:?}"
+    );
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(kill.success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "zipper did not exit after SIGTERM"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    };
+    let mut stderr = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        let _ = std::io::Read::read_to_string(&mut e, &mut stderr);
+    }
+    assert_eq!(status.code(), Some(0), "stderr: {stderr}");
+    assert!(
+        !stderr.contains("a-secret-value"),
+        "the secret leaked into the logs"
+    );
+}

@@ -14,3 +14,5 @@ mod link;
 mod server;
 // Range, If-Range and resume against the real server.
 mod range;
+// The pure core imports no I/O.
+mod layering;

@@ -738,3 +738,86 @@ async fn generated_content_matches_what_the_archive_holds() {
     std::io::Read::read_to_end(&mut archive.by_index(0).expect("entry"), &mut data).expect("read");
     assert_eq!(data, generated_bytes(9, 0, 4096));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_drains_running_downloads_while_readyz_says_503() {
+    let demo = start_with(|c| c.shutdown_grace = Duration::from_secs(20)).await;
+    let admin = format!("http://{}", demo.server.admin_addr);
+    assert_eq!(
+        reqwest::get(format!("{admin}/readyz"))
+            .await
+            .expect("readyz")
+            .status(),
+        200
+    );
+    assert_eq!(
+        reqwest::get(format!("{admin}/healthz"))
+            .await
+            .expect("healthz")
+            .status(),
+        200
+    );
+    // A download that takes about a second.
+    let slow = F {
+        knobs: "chunk=16384&chunk_delay_ms=20",
+        ..f("slow.bin", 800_000, 1, false)
+    };
+    let (m, expected) = manifest(&demo, &[slow]);
+    let link = demo.link(&m, "x.zip", now());
+    let mut res = reqwest::get(&link).await.expect("download starts");
+    let first = res.chunk().await.expect("chunk").expect("data");
+    let public = demo.server.public_addr;
+    let server = demo.server;
+    let drained = tokio::spawn(server.shutdown());
+    // Readiness turns 503 while the download drains, and new connections are refused.
+    let mut saw_503 = false;
+    for _ in 0..100 {
+        if let Ok(r) = reqwest::get(format!("{admin}/readyz")).await {
+            if r.status() == 503 {
+                saw_503 = true;
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(saw_503, "/readyz must answer 503 while draining");
+    assert!(
+        tokio::net::TcpStream::connect(public).await.is_err(),
+        "no new connections while draining"
+    );
+    let mut body = first.to_vec();
+    while let Some(c) = res.chunk().await.expect("the running download completes") {
+        body.extend_from_slice(&c);
+    }
+    tokio::time::timeout(Duration::from_secs(20), drained)
+        .await
+        .expect("drained in time")
+        .expect("join");
+    check_unzip(write_temp(&body).path());
+    assert_eq!(expected.len(), 1);
+}
+
+#[tokio::test]
+async fn metrics_count_downloads_and_bytes() {
+    let demo = start().await;
+    let (m, _) = manifest(&demo, &[f("a.bin", 10_000, 1, true)]);
+    let got = get(&demo.link(&m, "x.zip", now()), &[]).await;
+    let sent = got.body.expect("body").len();
+    let _ = get(&format!("http://{}/nope", demo.server.public_addr), &[]).await;
+    let text = reqwest::get(format!("http://{}/metrics", demo.server.admin_addr))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        text.contains("zipper_downloads_completed_total 1\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("zipper_bytes_sent_total {sent}\n")),
+        "{text}"
+    );
+    assert!(text.contains("zipper_error_responses_total 1\n"), "{text}");
+    assert!(text.contains("zipper_active_downloads 0\n"), "{text}");
+}
