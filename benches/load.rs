@@ -59,6 +59,8 @@ impl Drop for Zipper {
     }
 }
 
+// The child is reaped by `Zipper::drop`, which clippy cannot see.
+#[allow(clippy::zombie_processes)]
 async fn start_zipper() -> Zipper {
     let public = free_port();
     let admin = free_port();
@@ -72,16 +74,19 @@ async fn start_zipper() -> Zipper {
         .stdout(Stdio::null())
         .spawn()
         .expect("zipper serve starts");
+    // Owned by the guard from here on: killed and reaped by its Drop on every path, panics included.
+    let z = Zipper { child, public };
     let ready = format!("http://{admin}/readyz");
     for _ in 0..200 {
         if reqwest::get(&ready)
             .await
             .is_ok_and(|r| r.status().is_success())
         {
-            return Zipper { child, public };
+            return z;
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
+    drop(z);
     panic!("zipper did not become ready");
 }
 
