@@ -10,3 +10,8 @@ mod origin;
 mod cli;
 // Links from the origin-app snippets and `zipper sign` are accepted.
 mod link;
+// Range/resume with real clients: curl cut off and resumed with `curl -C -` (also the shared child-process
+// harness for the browser test).
+mod curl_resume;
+// A real browser: headless Chromium follows a zipper link from a page and saves a valid zip.
+mod browser;
