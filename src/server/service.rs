@@ -405,12 +405,20 @@ fn range_stream(
                         .and_then(|size| state.crc_cache.get(&source.url, size))
                     {
                         Some(c) => Some(c),
-                        None => Some(compute_crc(&state, source).await.map_err(|source| {
-                            ZipStreamError::Source {
+                        // In its own task: if the client gives up first, the read still completes and fills
+                        // the cache, so the client's next attempt does not start over.
+                        None => {
+                            let (st, src) = (Arc::clone(&state), source.clone());
+                            let computed =
+                                tokio::spawn(async move { compute_crc(&st, &src).await })
+                                    .await
+                                    .map_err(|e| -> BoxError { Box::new(e) })
+                                    .and_then(|r| r);
+                            Some(computed.map_err(|source| ZipStreamError::Source {
                                 entry: name_of(k),
                                 source,
-                            }
-                        })?),
+                            })?)
+                        }
                     };
                 }
                 let mut bytes = Vec::new();

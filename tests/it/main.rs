@@ -16,3 +16,8 @@ mod server;
 mod range;
 // The pure core imports no I/O.
 mod layering;
+// Range/resume with real clients: curl cut off and resumed with `curl -C -` (also the shared child-process
+// harness for the browser test).
+mod curl_resume;
+// A real browser: headless Chromium follows a zipper link from a page and saves a valid zip.
+mod browser;

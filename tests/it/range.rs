@@ -210,3 +210,47 @@ async fn without_crcs_a_resume_reads_missing_crcs_once_then_uses_the_cache() {
     assert_eq!(cd_only.status, 206);
     assert_eq!(demo.origin.requests("/files/"), before);
 }
+
+/// Regression: a resume that needs a CRC reads the file in a task of its own, so a client that gives up
+/// before that read ends does not make its next attempt start over (found by the curl resume test).
+#[tokio::test]
+async fn an_abandoned_resume_still_fills_the_crc_cache() {
+    let demo = start().await;
+    let slow = F {
+        knobs: "chunk=32768&chunk_delay_ms=20",
+        ..f("slow.bin", 2_000_000, 7, false)
+    };
+    let (m, _) = manifest(&demo, &[slow]);
+    let link = demo.link(&m, "x.zip", now());
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_millis(200))
+        .build()
+        .expect("client");
+    let first = client.get(&link).header("range", "bytes=-100").send().await;
+    assert!(
+        first.is_err() || first.expect("response").bytes().await.is_err(),
+        "the client gave up early"
+    );
+    // The CRC read goes on without the client.
+    let mut served = 0;
+    for _ in 0..300 {
+        served = demo.origin.bytes_served("/files/");
+        if served >= 2_000_000 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(
+        served >= 2_000_000,
+        "the CRC read was abandoned at {served} bytes"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let before = demo.origin.requests("/files/");
+    let again = get(&link, &[("range", "bytes=-100")]).await;
+    assert_eq!(again.status, 206);
+    assert_eq!(
+        demo.origin.requests("/files/"),
+        before,
+        "the CRC came from the cache"
+    );
+}
