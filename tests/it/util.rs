@@ -95,27 +95,28 @@ pub fn check_7z(path: &Path, expected: &[Expected]) {
         } else if line == "Folder = +" {
             cur.3 = true;
         } else if line.is_empty() {
-            if let (Some(name), Some(size)) = (cur.0.take(), cur.1) {
-                let name = if cur.3 { format!("{name}/") } else { name };
-                got.push(Expected {
-                    name,
-                    size,
-                    crc32: cur.2.unwrap_or(0),
-                });
-            }
-            cur = (None, None, None, false);
+            got.extend(seven_zip_entry(std::mem::replace(
+                &mut cur,
+                (None, None, None, false),
+            )));
         }
     }
-    if let (Some(name), Some(size)) = (cur.0.take(), cur.1) {
-        let name = if cur.3 { format!("{name}/") } else { name };
-        got.push(Expected {
-            name,
-            size,
-            crc32: cur.2.unwrap_or(0),
-        });
-    }
+    got.extend(seven_zip_entry(cur));
     got.sort();
     assert_eq!(got, sorted(expected), "7z listing");
+}
+
+/// One entry of a `7z l -slt` listing from its (path, size, crc, is-folder) lines, if complete.
+fn seven_zip_entry(cur: (Option<String>, Option<u64>, Option<u32>, bool)) -> Option<Expected> {
+    let (Some(name), Some(size)) = (cur.0, cur.1) else {
+        return None;
+    };
+    let name = if cur.3 { format!("{name}/") } else { name };
+    Some(Expected {
+        name,
+        size,
+        crc32: cur.2.unwrap_or(0),
+    })
 }
 
 /// libarchive's `bsdtar`: lists the names and extracts every entry (checking CRCs) to nowhere.
