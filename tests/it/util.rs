@@ -95,10 +95,7 @@ pub fn check_7z(path: &Path, expected: &[Expected]) {
         } else if line == "Folder = +" {
             cur.3 = true;
         } else if line.is_empty() {
-            got.extend(seven_zip_entry(std::mem::replace(
-                &mut cur,
-                (None, None, None, false),
-            )));
+            got.extend(seven_zip_entry(std::mem::take(&mut cur)));
         }
     }
     got.extend(seven_zip_entry(cur));
