@@ -43,8 +43,12 @@ where
     F: FnMut(usize) -> EntryBody + Send + 'static,
 {
     let cancel = CancellationToken::new();
-    let files = Arc::new(Semaphore::new(limits.files.max(1)));
-    let ahead = Arc::new(Semaphore::new(limits.bytes.max(1)));
+    let files = Arc::new(Semaphore::new(
+        limits.files.clamp(1, Semaphore::MAX_PERMITS),
+    ));
+    let ahead = Arc::new(Semaphore::new(
+        limits.bytes.clamp(1, Semaphore::MAX_PERMITS),
+    ));
     let budget = u32::try_from(limits.bytes.max(1)).unwrap_or(u32::MAX);
     let (current_tx, current_rx) = watch::channel(0usize);
     let current_tx = Arc::new(current_tx);

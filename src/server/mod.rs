@@ -25,7 +25,7 @@ use crate::config::Config;
 use crate::core::keys::KeySet;
 use crate::core::link::LinkPolicy;
 use crate::core::manifest::ManifestLimits;
-use crate::crc_cache::CrcCache;
+use crate::crc_cache::{CrcCache, CrcReads};
 use crate::metrics::Metrics;
 use crate::origin::{OriginClient, OriginSettings};
 use crate::prefetch::PrefetchLimits;
@@ -48,9 +48,14 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// CRCs learnt from full reads, for cheap resumes.
     pub crc_cache: CrcCache,
+    /// Reads in progress that fill the CRC cache for resumes (one per file, bounded).
+    pub crc_reads: Arc<CrcReads>,
     /// The clock (Unix seconds); injected so tests can check link ages.
     pub clock: Arc<dyn Fn() -> i64 + Send + Sync>,
 }
+
+/// Whole-file reads for missing CRCs running at once, across all downloads.
+const CRC_READS_AT_ONCE: usize = 16;
 
 /// The system clock in Unix seconds.
 pub fn system_clock() -> i64 {
@@ -75,11 +80,16 @@ impl AppState {
             },
             prefetch: PrefetchLimits {
                 files: config.prefetch_files.max(1),
-                bytes: usize::try_from(config.prefetch_bytes).unwrap_or(usize::MAX),
+                bytes: usize::try_from(config.prefetch_bytes)
+                    .unwrap_or(usize::MAX)
+                    .min(Semaphore::MAX_PERMITS),
             },
-            downloads: Arc::new(Semaphore::new(config.max_concurrent_downloads)),
+            downloads: Arc::new(Semaphore::new(
+                config.max_concurrent_downloads.min(Semaphore::MAX_PERMITS),
+            )),
             metrics: Arc::new(Metrics::default()),
             crc_cache: CrcCache::new(config.crc_cache_entries),
+            crc_reads: CrcReads::new(CRC_READS_AT_ONCE),
             clock: Arc::new(system_clock),
         })
     }

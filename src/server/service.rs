@@ -246,11 +246,12 @@ async fn download<B>(
     if let (Some(total), Some(etag), Some(range_header)) =
         (total, etag.as_deref(), req.headers().get(header::RANGE))
     {
-        let if_range = req
-            .headers()
-            .get(header::IF_RANGE)
-            .and_then(|v| v.to_str().ok());
-        if range::if_range_allows_partial(if_range, etag) {
+        // An If-Range that is present but not text cannot match: the whole archive, not the range.
+        let if_range = match req.headers().get(header::IF_RANGE) {
+            None => Ok(None),
+            Some(v) => v.to_str().map(Some),
+        };
+        if if_range.is_ok_and(|ir| range::if_range_allows_partial(ir, etag)) {
             match range_header.to_str().map(|r| range::parse_range(r, total)) {
                 Ok(RangeDecision::Partial {
                     start,
@@ -343,6 +344,28 @@ async fn compute_crc(state: &AppState, source: &FileSource) -> Result<u32, BoxEr
     Ok(crc)
 }
 
+/// Passes a whole file through, recording its CRC-32 in the cache once it has ended with `size` bytes.
+fn crc_into_cache(body: EntryBody, state: Arc<AppState>, url: String, size: u64) -> EntryBody {
+    let init = (body, crc32fast::Hasher::new(), 0u64, state, url);
+    Box::pin(stream::unfold(Some(init), move |st| async move {
+        let (mut body, mut hasher, mut n, state, url) = st?;
+        match body.next().await {
+            Some(Ok(chunk)) => {
+                hasher.update(&chunk);
+                n += chunk.len() as u64;
+                Some((Ok(chunk), Some((body, hasher, n, state, url))))
+            }
+            Some(Err(e)) => Some((Err(e), None)),
+            None => {
+                if n == size {
+                    state.crc_cache.put(&url, size, hasher.finalize());
+                }
+                None
+            }
+        }
+    }))
+}
+
 /// The bytes `start..end` of the archive, produced from the layout's offset map: only the files that
 /// overlap the range are read (each with a ranged request), and records are rendered directly.
 fn range_stream(
@@ -384,7 +407,19 @@ fn range_stream(
                     let Some(source) = source_of(k) else {
                         return Err(ZipStreamError::MissingBody(name_of(k)));
                     };
-                    let body = open_file(&state, source, piece.skip, Some(piece.skip + piece.len));
+                    let mut body =
+                        open_file(&state, source, piece.skip, Some(piece.skip + piece.len));
+                    // A range over a whole file whose CRC is unknown: learn it on the way, so the data
+                    // descriptor that follows does not read the file a second time.
+                    if let Some(size) = source.size {
+                        let whole = piece.skip == 0 && piece.len == size;
+                        let unknown = plan.segment_needs_crc(SegmentKind::Descriptor(k)).is_some()
+                            && state.crc_cache.get(&source.url, size).is_none();
+                        if whole && unknown {
+                            body =
+                                crc_into_cache(body, Arc::clone(&state), source.url.clone(), size);
+                        }
+                    }
                     let name = name_of(k);
                     return Ok(body
                         .map(move |r| {
@@ -405,18 +440,20 @@ fn range_stream(
                         .and_then(|size| state.crc_cache.get(&source.url, size))
                     {
                         Some(c) => Some(c),
-                        // In its own task: if the client gives up first, the read still completes and fills
-                        // the cache, so the client's next attempt does not start over.
+                        // In a task of its own, shared by every request that needs it: if the client gives
+                        // up first, the read still completes and fills the cache for its next attempt.
                         None => {
                             let (st, src) = (Arc::clone(&state), source.clone());
-                            let computed =
-                                tokio::spawn(async move { compute_crc(&st, &src).await })
-                                    .await
-                                    .map_err(|e| -> BoxError { Box::new(e) })
-                                    .and_then(|r| r);
-                            Some(computed.map_err(|source| ZipStreamError::Source {
+                            let size = source.size.unwrap_or(0);
+                            let read =
+                                state
+                                    .crc_reads
+                                    .join_or_start(&source.url, size, async move {
+                                        compute_crc(&st, &src).await
+                                    });
+                            Some(read.await.map_err(|e| ZipStreamError::Source {
                                 entry: name_of(k),
-                                source,
+                                source: e.to_string().into(),
                             })?)
                         }
                     };

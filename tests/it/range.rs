@@ -254,3 +254,20 @@ async fn an_abandoned_resume_still_fills_the_crc_cache() {
         "the CRC came from the cache"
     );
 }
+
+/// Download managers open with `Range: bytes=0-`: without CRCs, each file must still be read once (its CRC
+/// is learnt while its bytes are sent), not once for the data and again for the descriptor.
+#[tokio::test]
+async fn a_range_from_zero_without_crcs_reads_each_file_once() {
+    let demo = start().await;
+    let files: Vec<F> = (0..10u64)
+        .map(|i| f(&format!("f{i}.bin"), 30_000 + i, i, false))
+        .collect();
+    let (m, _) = manifest(&demo, &files);
+    let link = demo.link(&m, "x.zip", now());
+    let got = get(&link, &[("range", "bytes=0-")]).await;
+    assert_eq!(got.status, 206);
+    assert_eq!(demo.origin.requests("/files/"), 10);
+    let whole = get(&link, &[]).await;
+    assert_eq!(got.body.expect("range"), whole.body.expect("whole"));
+}
