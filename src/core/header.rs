@@ -57,6 +57,16 @@ pub enum LocalSizes {
     },
     /// Unknown until the data descriptor: zeros (APPNOTE §4.4.4 bit 3).
     Deferred,
+    /// Unknown until an 8-byte data descriptor: zeros, plus a ZIP64 extra of zeros so that readers know
+    /// the descriptor is wide (APPNOTE §4.3.9.2; what Info-ZIP writes for large streamed entries).
+    DeferredZip64,
+}
+
+impl LocalSizes {
+    /// Whether the local header carries a ZIP64 extra field.
+    pub fn has_zip64_extra(&self) -> bool {
+        matches!(self, LocalSizes::Zip64 { .. } | LocalSizes::DeferredZip64)
+    }
 }
 
 /// The fields of a local file header (APPNOTE §4.3.7).
@@ -85,21 +95,18 @@ pub struct LocalHeader<'a> {
 impl LocalHeader<'_> {
     /// Encoded length of this header.
     pub fn encoded_len(&self) -> u64 {
-        local_header_len(
-            self.name.len(),
-            matches!(self.sizes, LocalSizes::Zip64 { .. }),
-        )
+        local_header_len(self.name.len(), self.sizes.has_zip64_extra())
     }
 
     /// Appends the encoded header.
     pub fn write(&self, out: &mut Vec<u8>) {
-        let zip64 = matches!(self.sizes, LocalSizes::Zip64 { .. });
+        let zip64 = self.sizes.has_zip64_extra();
         let (compressed, uncompressed) = match self.sizes {
             LocalSizes::Plain {
                 compressed,
                 uncompressed,
             } => (u32_or_sentinel(compressed), u32_or_sentinel(uncompressed)),
-            LocalSizes::Zip64 { .. } => (U32_SENTINEL, U32_SENTINEL),
+            LocalSizes::Zip64 { .. } | LocalSizes::DeferredZip64 => (U32_SENTINEL, U32_SENTINEL),
             LocalSizes::Deferred => (0, 0),
         };
         let extra_len = if zip64 { 20 } else { 0 } + EXTENDED_TIMESTAMP_LEN;
@@ -116,11 +123,15 @@ impl LocalHeader<'_> {
         put_u16(out, len_u16(usize::try_from(extra_len).unwrap_or(0))); // extra field length
         out.extend_from_slice(self.name); // file name
                                           // The ZIP64 extra goes first: Windows 7 Explorer only finds it there (zip_kit IMPLEMENTATION_DETAILS).
-        if let LocalSizes::Zip64 {
-            compressed,
-            uncompressed,
-        } = self.sizes
-        {
+        let zip64_sizes = match self.sizes {
+            LocalSizes::Zip64 {
+                compressed,
+                uncompressed,
+            } => Some((compressed, uncompressed)),
+            LocalSizes::DeferredZip64 => Some((0, 0)),
+            _ => None,
+        };
+        if let Some((compressed, uncompressed)) = zip64_sizes {
             put_u16(out, ZIP64_EXTRA_ID);
             put_u16(out, 16);
             put_u64(out, uncompressed); // original size
@@ -364,6 +375,7 @@ mod tests {
     fn local_header_lengths_match() {
         for sizes in [
             LocalSizes::Deferred,
+            LocalSizes::DeferredZip64,
             LocalSizes::Plain {
                 compressed: 5,
                 uncompressed: 5,

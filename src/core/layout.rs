@@ -20,8 +20,9 @@
 //!   repeats them (mod_zip's layout "to appease all ZIP software"): a sequential reader (commons-compress,
 //!   libarchive streaming) finds the end of the data from the size; STORED + bit 3 without sizes cannot be
 //!   read sequentially (COMPRESS-555, libarchive#1764).
-//! - Unknown size, or deflate: bit 3, zeros in the local header, sizes and CRC in the descriptor. Such an
-//!   entry carries no ZIP64 extra in its local header (none is known to be needed, and placeholder extras
+//! - Unknown size, or deflate: bit 3, zeros in the local header, sizes and CRC in the descriptor. A deflate
+//!   entry whose known size may reach 4 GiB gets a ZIP64 extra of zeros and an 8-byte descriptor. An entry
+//!   of unknown size carries no ZIP64 extra in its local header (none is known to be needed, and placeholder extras
 //!   break Explorer: zip_kit CHANGELOG 2.8.0); if it grows past 4 GiB its descriptor gets 8-byte sizes and
 //!   its central header a ZIP64 extra, as Go's archive/zip does. Central-directory readers (unzip, 7z,
 //!   bsdtar, zipfile, java.util.zip, Explorer, Archive Utility) read it; a strictly sequential reader may not.
@@ -336,6 +337,7 @@ impl Plan {
         };
         let size = e.size();
         let sizes = match (e.descriptor, size) {
+            _ if e.method() == Method::Deflate && e.local_zip64 => LocalSizes::DeferredZip64,
             (DescriptorPlan::Deferred, _) | (_, None) => LocalSizes::Deferred,
             (_, Some(s)) if e.local_zip64 => LocalSizes::Zip64 {
                 compressed: s,
@@ -519,6 +521,16 @@ fn plan_entry(index: usize, spec: EntrySpec) -> Result<PlannedEntry, PlanError> 
                 DescriptorPlan::Known { wide }
             };
             (wide, descriptor)
+        }
+        // Deflate with a known size that may reach 4 GiB compressed (deflate can grow incompressible data
+        // slightly): a ZIP64 extra of zeros in the local header and an 8-byte descriptor, so the local
+        // header and the descriptor agree (APPNOTE §4.3.9.2).
+        EntryKind::File {
+            size: Some(size),
+            method: Method::Deflate,
+            ..
+        } if size.saturating_add(size / 1000 + 1024) >= ZIP64_BYTES_THRESHOLD => {
+            (true, DescriptorPlan::Known { wide: true })
         }
         EntryKind::File { .. } => (false, DescriptorPlan::Deferred),
     };

@@ -322,3 +322,40 @@ proptest! {
         fuzz_layout(&data);
     }
 }
+
+#[test]
+fn large_deflate_entries_announce_zip64_locally() {
+    let mut big = file("big.txt", ZIP64_BYTES_THRESHOLD + 10, None);
+    big.kind = EntryKind::File {
+        size: Some(ZIP64_BYTES_THRESHOLD + 10),
+        crc32: None,
+        method: Method::Deflate,
+    };
+    let mut small = file("small.txt", 10, None);
+    small.kind = EntryKind::File {
+        size: Some(10),
+        crc32: None,
+        method: Method::Deflate,
+    };
+    let plan = Plan::new(vec![big, small]).expect("plan");
+    let e = plan.entries();
+    assert!(e[0].local_zip64);
+    assert_eq!(e[0].descriptor, DescriptorPlan::Known { wide: true });
+    assert!(!e[1].local_zip64);
+    assert_eq!(e[1].descriptor, DescriptorPlan::Deferred);
+    let mut lh = Vec::new();
+    plan.local_header(0, 0, &mut lh);
+    // Version 4.5, sizes are sentinels, a ZIP64 extra of zeros follows the name.
+    assert_eq!(&lh[4..6], &VERSION_NEEDED_ZIP64.to_le_bytes());
+    assert_eq!(&lh[18..26], &[0xff; 8]);
+    let name_end = 30 + "big.txt".len();
+    assert_eq!(&lh[name_end..name_end + 4], &[0x01, 0x00, 0x10, 0x00]);
+    assert_eq!(&lh[name_end + 4..name_end + 20], &[0u8; 16]);
+    let outcome = EntryOutcome {
+        local_header_offset: 0,
+        crc32: 1,
+        compressed: 100,
+        uncompressed: 200,
+    };
+    assert!(plan.descriptor_is_wide(0, &outcome));
+}
