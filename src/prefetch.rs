@@ -37,12 +37,25 @@ type Chunk = Result<(Bytes, Option<OwnedSemaphorePermit>), BoxError>;
 pub fn prefetch<F>(
     count: usize,
     limits: PrefetchLimits,
+    open: F,
+) -> impl Stream<Item = Result<EntryBody, BoxError>> + Send + Unpin + 'static
+where
+    F: FnMut(usize) -> EntryBody + Send + 'static,
+{
+    prefetch_until(count, limits, &CancellationToken::new(), open)
+}
+
+/// [`prefetch`], also stopping every fetch when `parent` is cancelled.
+pub fn prefetch_until<F>(
+    count: usize,
+    limits: PrefetchLimits,
+    parent: &CancellationToken,
     mut open: F,
 ) -> impl Stream<Item = Result<EntryBody, BoxError>> + Send + Unpin + 'static
 where
     F: FnMut(usize) -> EntryBody + Send + 'static,
 {
-    let cancel = CancellationToken::new();
+    let cancel = parent.child_token();
     let files = Arc::new(Semaphore::new(
         limits.files.clamp(1, Semaphore::MAX_PERMITS),
     ));

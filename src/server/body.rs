@@ -3,16 +3,23 @@
 //! or without the final chunk; HTTP/2: RST_STREAM), so the client sees a failed download, never a
 //! complete-looking broken zip. It also holds the download's concurrency slot and records the outcome
 //! (completed, failed, cancelled) and the bytes sent when dropped.
+//!
+//! A stall watchdog covers clients that stop taking data without a socket write ever blocking (an HTTP/2
+//! client that never opens its flow-control window): once the body has had data ready and has not been
+//! polled for the write timeout, the download's fetches are cancelled, its slot is freed and the next poll
+//! (if any) fails. Time spent waiting for the origin does not count.
 
 use std::pin::Pin;
-use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::Stream;
 use http_body::{Frame, SizeHint};
 use tokio::sync::OwnedSemaphorePermit;
+use tokio_util::sync::CancellationToken;
 
 use crate::metrics::Metrics;
 use crate::zipstream::BoxError;
@@ -25,7 +32,36 @@ pub struct ZipBody<S> {
     outcome: Outcome,
     metrics: Arc<Metrics>,
     label: String,
-    _slot: Option<OwnedSemaphorePermit>,
+    watch: Arc<Watched>,
+    epoch: Instant,
+    cancel: CancellationToken,
+}
+
+/// What the body shares with its stall watchdog.
+struct Watched {
+    /// Milliseconds since `epoch` of the last poll that returned data.
+    last_ready_ms: AtomicU64,
+    /// Whether the body's last poll returned data (the client's turn) rather than pending (the origin's).
+    waiting_on_client: AtomicBool,
+    /// The concurrency slot, freed by whichever comes first: the body's end or a stall.
+    slot: Mutex<Option<OwnedSemaphorePermit>>,
+}
+
+impl Watched {
+    fn free_slot(&self) {
+        if let Ok(mut slot) = self.slot.lock() {
+            slot.take();
+        }
+    }
+}
+
+/// How the body watches for a stalled client.
+#[derive(Debug, Clone)]
+pub struct StallGuard {
+    /// Longest time data may wait for the client.
+    pub timeout: Duration,
+    /// Cancelled on a stall: the download's fetches listen to it.
+    pub cancel: CancellationToken,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,14 +77,23 @@ where
     E: std::fmt::Display,
 {
     /// A body of exactly `size` bytes when known. `label` names the download in logs (never a secret).
+    /// Must be created inside a tokio runtime (it spawns the stall watchdog).
     pub fn new(
         stream: S,
         size: Option<u64>,
         metrics: Arc<Metrics>,
         label: String,
         slot: Option<OwnedSemaphorePermit>,
+        stall: StallGuard,
     ) -> Self {
         metrics.active_downloads.fetch_add(1, Ordering::Relaxed);
+        let watch = Arc::new(Watched {
+            last_ready_ms: AtomicU64::new(0),
+            waiting_on_client: AtomicBool::new(false),
+            slot: Mutex::new(slot),
+        });
+        let epoch = Instant::now();
+        spawn_watchdog(Arc::downgrade(&watch), epoch, stall.clone(), label.clone());
         ZipBody {
             stream: Box::pin(stream),
             size,
@@ -56,9 +101,47 @@ where
             outcome: Outcome::Running,
             metrics,
             label,
-            _slot: slot,
+            watch,
+            epoch,
+            cancel: stall.cancel,
         }
     }
+
+    fn mark(&self, ready: bool) {
+        if ready {
+            let ms = u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
+            self.watch.last_ready_ms.store(ms, Ordering::Relaxed);
+        }
+        self.watch.waiting_on_client.store(ready, Ordering::Relaxed);
+    }
+}
+
+/// Watches one body until it is dropped: cancels the download once data has waited for the client longer
+/// than the timeout.
+fn spawn_watchdog(
+    watch: std::sync::Weak<Watched>,
+    epoch: Instant,
+    stall: StallGuard,
+    label: String,
+) {
+    let tick = (stall.timeout / 4).clamp(Duration::from_millis(20), Duration::from_secs(1));
+    let limit = u64::try_from(stall.timeout.as_millis()).unwrap_or(u64::MAX);
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(tick).await;
+            let Some(w) = watch.upgrade() else {
+                return;
+            };
+            let now = u64::try_from(epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
+            let idle = now.saturating_sub(w.last_ready_ms.load(Ordering::Relaxed));
+            if w.waiting_on_client.load(Ordering::Relaxed) && idle > limit {
+                tracing::warn!(download = %label, idle_ms = idle, "client stopped taking data: download cancelled");
+                stall.cancel.cancel();
+                w.free_slot();
+                return;
+            }
+        }
+    });
 }
 
 impl<S, E> http_body::Body for ZipBody<S>
@@ -76,9 +159,16 @@ where
         if self.outcome != Outcome::Running {
             return Poll::Ready(None);
         }
+        if self.cancel.is_cancelled() {
+            self.outcome = Outcome::Failed;
+            return Poll::Ready(Some(Err(
+                "download cancelled: the client stopped taking data".into(),
+            )));
+        }
         // (When the stream ends exactly at the declared length, `Completed` is set with the last chunk.)
         match self.stream.as_mut().poll_next(cx) {
             Poll::Ready(Some(Ok(chunk))) => {
+                self.mark(true);
                 self.sent += chunk.len() as u64;
                 if self.size == Some(self.sent) {
                     // hyper stops polling once the declared length is sent.
@@ -98,7 +188,10 @@ where
                 self.outcome = Outcome::Completed;
                 Poll::Ready(None)
             }
-            Poll::Pending => Poll::Pending,
+            Poll::Pending => {
+                self.mark(false);
+                Poll::Pending
+            }
         }
     }
 
@@ -126,5 +219,69 @@ impl<S> Drop for ZipBody<S> {
         };
         Metrics::inc(counter);
         tracing::info!(download = %self.label, sent = self.sent, outcome = ?self.outcome, "download ended");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_util::stream;
+    use http_body_util::BodyExt;
+    use tokio::sync::Semaphore;
+
+    fn endless() -> impl Stream<Item = Result<Bytes, String>> + Send {
+        stream::repeat_with(|| Ok(Bytes::from_static(b"data")))
+    }
+
+    #[tokio::test]
+    async fn a_client_that_stops_polling_loses_its_slot_and_its_fetches() {
+        let slots = Arc::new(Semaphore::new(1));
+        let slot = Arc::clone(&slots).try_acquire_owned().expect("slot");
+        let cancel = CancellationToken::new();
+        let stall = StallGuard {
+            timeout: Duration::from_millis(100),
+            cancel: cancel.clone(),
+        };
+        let mut body = ZipBody::new(
+            endless(),
+            None,
+            Arc::default(),
+            "t".into(),
+            Some(slot),
+            stall,
+        );
+        // The client takes one frame, then stops.
+        assert!(body.frame().await.expect("frame").is_ok());
+        assert_eq!(slots.available_permits(), 0);
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        assert!(cancel.is_cancelled(), "fetches cancelled");
+        assert_eq!(slots.available_permits(), 1, "slot freed");
+        // If the client comes back, the download fails rather than continuing.
+        assert!(body.frame().await.expect("frame").is_err());
+    }
+
+    #[tokio::test]
+    async fn waiting_for_the_origin_is_not_a_stall() {
+        let slots = Arc::new(Semaphore::new(1));
+        let slot = Arc::clone(&slots).try_acquire_owned().expect("slot");
+        let cancel = CancellationToken::new();
+        let stall = StallGuard {
+            timeout: Duration::from_millis(100),
+            cancel: cancel.clone(),
+        };
+        // An origin that answers after 400 ms.
+        let slow = stream::once(async {
+            tokio::time::sleep(Duration::from_millis(400)).await;
+            Ok::<Bytes, String>(Bytes::from_static(b"late"))
+        });
+        let mut body = ZipBody::new(slow, None, Arc::default(), "t".into(), Some(slot), stall);
+        let frame = body.frame().await.expect("frame").expect("data");
+        assert_eq!(
+            frame.into_data().expect("data"),
+            Bytes::from_static(b"late")
+        );
+        assert!(!cancel.is_cancelled());
+        drop(body);
+        assert_eq!(slots.available_permits(), 1, "slot freed at the end");
     }
 }

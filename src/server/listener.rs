@@ -28,6 +28,13 @@ use crate::zipstream::BoxError;
 /// The response body type of every service.
 pub type Body = UnsyncBoxBody<Bytes, BoxError>;
 
+/// HTTP/2 pings on idle connections, and the time a ping may go unanswered before the connection closes.
+const H2_KEEP_ALIVE: Duration = Duration::from_secs(20);
+
+/// Bytes a client must send within the header timeout before its protocol is known: the HTTP/2 preface
+/// length, which is also shorter than any HTTP/1 request line worth serving.
+const FIRST_BYTES: u64 = 24;
+
 /// Timeouts of a listener.
 #[derive(Debug, Clone, Copy)]
 pub struct ListenerLimits {
@@ -54,7 +61,11 @@ pub async fn run<S, F>(
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout);
-    builder.http2().timer(TokioTimer::new());
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(Some(H2_KEEP_ALIVE))
+        .keep_alive_timeout(H2_KEEP_ALIVE);
     let builder = Arc::new(builder);
     let graceful = GracefulShutdown::new();
     loop {
@@ -71,7 +82,7 @@ pub async fn run<S, F>(
             }
         };
         let _ = stream.set_nodelay(true);
-        let io = TokioIo::new(WriteTimeout::new(stream, limits.write_timeout));
+        let io = TokioIo::new(ClientIo::new(stream, limits));
         let svc = service.clone();
         let hyper_service = hyper::service::service_fn(move |req| {
             let fut = svc(req);
@@ -97,21 +108,27 @@ pub async fn run<S, F>(
     }
 }
 
-/// A stream whose pending writes fail after `limit`: a client that stops reading is dropped instead of
-/// holding a download (and its origin connections) forever.
-pub struct WriteTimeout<T> {
+/// A client connection with two deadlines: its first bytes must arrive within the header timeout (before
+/// hyper knows the protocol, nothing else bounds a silent connection), and a pending write fails after the
+/// write timeout, so a client that stops reading is dropped instead of holding a download (and its origin
+/// connections) forever.
+pub struct ClientIo<T> {
     inner: T,
     limit: Duration,
     timer: Option<Pin<Box<tokio::time::Sleep>>>,
+    first_bytes: Option<Pin<Box<tokio::time::Sleep>>>,
+    read: u64,
 }
 
-impl<T> WriteTimeout<T> {
+impl<T> ClientIo<T> {
     /// Wraps `inner`.
-    pub fn new(inner: T, limit: Duration) -> Self {
-        WriteTimeout {
+    pub fn new(inner: T, limits: ListenerLimits) -> Self {
+        ClientIo {
             inner,
-            limit,
+            limit: limits.write_timeout,
             timer: None,
+            first_bytes: Some(Box::pin(tokio::time::sleep(limits.header_timeout))),
+            read: 0,
         }
     }
 
@@ -139,17 +156,37 @@ impl<T> WriteTimeout<T> {
     }
 }
 
-impl<T: AsyncRead + Unpin> AsyncRead for WriteTimeout<T> {
+impl<T: AsyncRead + Unpin> AsyncRead for ClientIo<T> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_read(cx, buf)
+        let before = buf.filled().len();
+        let poll = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if self.first_bytes.is_none() {
+            return poll;
+        }
+        if let Poll::Ready(Ok(())) = poll {
+            self.read += (buf.filled().len() - before) as u64;
+            if self.read >= FIRST_BYTES {
+                self.first_bytes = None;
+            }
+            return poll;
+        }
+        if let Some(deadline) = self.first_bytes.as_mut() {
+            if poll.is_pending() && deadline.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "client sent no request in time",
+                )));
+            }
+        }
+        poll
     }
 }
 
-impl<T: AsyncWrite + Unpin> AsyncWrite for WriteTimeout<T> {
+impl<T: AsyncWrite + Unpin> AsyncWrite for ClientIo<T> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,

@@ -52,6 +52,8 @@ pub struct AppState {
     pub crc_reads: Arc<CrcReads>,
     /// The clock (Unix seconds); injected so tests can check link ages.
     pub clock: Arc<dyn Fn() -> i64 + Send + Sync>,
+    /// Longest time a download's data may wait for its client.
+    pub client_write_timeout: Duration,
 }
 
 /// Whole-file reads for missing CRCs running at once, across all downloads.
@@ -91,7 +93,18 @@ impl AppState {
             crc_cache: CrcCache::new(config.crc_cache_entries),
             crc_reads: CrcReads::new(CRC_READS_AT_ONCE),
             clock: Arc::new(system_clock),
+            client_write_timeout: config.client_write_timeout,
         })
+    }
+}
+
+impl AppState {
+    /// A fresh stall guard for one download.
+    pub fn stall_guard(&self) -> body::StallGuard {
+        body::StallGuard {
+            timeout: self.client_write_timeout,
+            cancel: tokio_util::sync::CancellationToken::new(),
+        }
     }
 }
 

@@ -29,7 +29,7 @@ use crate::core::range::{self, RangeDecision};
 use crate::error::{json_body, Code, HasCode};
 use crate::metrics::Metrics;
 use crate::origin::{fetch_file, fetch_manifest, FetchError, FileRequest, ManifestFetchError};
-use crate::prefetch::prefetch;
+use crate::prefetch::prefetch_until;
 use crate::zipstream::{zip_stream_observed, BoxError, EntryBody, ZipStreamError};
 
 /// Everything that can answer a download request before its first byte.
@@ -284,6 +284,7 @@ async fn download<B>(
             Arc::clone(&state.metrics),
             label,
             Some(slot),
+            state.stall_guard(),
         );
         *res.body_mut() = BodyExt::boxed_unsync(body);
         return Ok(res);
@@ -295,7 +296,8 @@ async fn download<B>(
     // The whole archive: files fetched ahead of the writer, CRCs recorded for later resumes.
     let st = Arc::clone(state);
     let fs = Arc::clone(&files);
-    let bodies = prefetch(files.len(), state.prefetch, move |i| {
+    let stall = state.stall_guard();
+    let bodies = prefetch_until(files.len(), state.prefetch, &stall.cancel, move |i| {
         open_file(&st, &fs[i].source, 0, None)
     });
     let cache_files = Arc::clone(&files);
@@ -313,7 +315,14 @@ async fn download<B>(
         }
     });
     let stream = zip_stream_observed(Arc::clone(&plan), bodies, Some(on_entry));
-    let body = ZipBody::new(stream, total, Arc::clone(&state.metrics), label, Some(slot));
+    let body = ZipBody::new(
+        stream,
+        total,
+        Arc::clone(&state.metrics),
+        label,
+        Some(slot),
+        stall,
+    );
     *res.body_mut() = BodyExt::boxed_unsync(body);
     Ok(res)
 }

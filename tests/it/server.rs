@@ -821,3 +821,21 @@ async fn metrics_count_downloads_and_bytes() {
     assert!(text.contains("zipper_error_responses_total 1\n"), "{text}");
     assert!(text.contains("zipper_active_downloads 0\n"), "{text}");
 }
+
+#[tokio::test]
+async fn a_silent_connection_is_closed_after_the_header_timeout() {
+    use tokio::io::AsyncReadExt;
+    let demo = start_with(|c| c.request_header_timeout = Duration::from_millis(300)).await;
+    let mut conn = tokio::net::TcpStream::connect(demo.server.public_addr)
+        .await
+        .expect("connect");
+    let started = std::time::Instant::now();
+    let mut buf = [0u8; 64];
+    // Nothing is sent: the server must hang up (EOF or reset), well before this test's own limit.
+    let read = tokio::time::timeout(Duration::from_secs(5), conn.read(&mut buf)).await;
+    assert!(
+        matches!(read, Ok(Ok(0)) | Ok(Err(_))),
+        "server kept a silent connection: {read:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(3));
+}
