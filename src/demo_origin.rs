@@ -20,6 +20,7 @@
 //! | `delay_ms=N` | wait `N` ms before answering |
 //! | `reset_at=N&reset_times=K` | files: abort the connection after `N` body bytes, on the first `K` requests (default 1) |
 //! | `no_range=1` | files: ignore `Range`, always `200` and no `Accept-Ranges` |
+//! | `no_validators=1` | files: no `ETag` and no `Last-Modified` |
 //! | `chunked=1` | files: no `Content-Length` (chunked), ranges ignored |
 //! | `lie=N` | files: send `size + N` bytes (`N` may be negative) chunked, ranges ignored, while `ETag` and the URL claim `size` |
 //! | `chunk=N` | files: body chunk size (default 16 KiB) |
@@ -335,6 +336,7 @@ struct Knobs {
     reset_at: Option<u64>,
     reset_times: u64,
     no_range: bool,
+    no_validators: bool,
     chunked: bool,
     lie: i64,
     chunk: usize,
@@ -366,6 +368,7 @@ impl Knobs {
                 "reset_at" => k.reset_at = Some(num()?),
                 "reset_times" => k.reset_times = num()?,
                 "no_range" => k.no_range = value != "0",
+                "no_validators" => k.no_validators = value != "0",
                 "chunked" => k.chunked = value != "0",
                 "lie" => {
                     let v = value.strip_prefix('+').unwrap_or(value);
@@ -545,10 +548,12 @@ fn serve_file(
         Some(v) if ranges_on && if_range_ok => parse_range(v, size),
         _ => RangeAsk::None,
     };
-    let mut builder = Response::builder()
-        .header(CONTENT_TYPE, "application/octet-stream")
-        .header(ETAG, etag.as_str())
-        .header(LAST_MODIFIED, LAST_MODIFIED_VALUE);
+    let mut builder = Response::builder().header(CONTENT_TYPE, "application/octet-stream");
+    if !knobs.no_validators {
+        builder = builder
+            .header(ETAG, etag.as_str())
+            .header(LAST_MODIFIED, LAST_MODIFIED_VALUE);
+    }
     if ranges_on {
         builder = builder.header(ACCEPT_RANGES, "bytes");
     }

@@ -474,7 +474,10 @@ impl Fetch {
     async fn open(&mut self) -> Result<Opened, Failure> {
         let stop = self.stop();
         let partial_window = stop.is_some() && stop != self.total;
-        let want_range = self.use_range && (self.pos > 0 || partial_window);
+        // Resuming after delivered bytes needs a validator for If-Range: without one, a file that changed
+        // meanwhile would be spliced from two versions, so re-read from 0 (the prefix CRC check covers it).
+        let unguarded_resume = self.pos > self.start && self.validator.is_none();
+        let want_range = self.use_range && (self.pos > 0 || partial_window) && !unguarded_resume;
         let mut request = self
             .client
             .http(HostKind::File)
