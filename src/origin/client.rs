@@ -30,6 +30,9 @@ pub struct OriginClient {
 struct Inner {
     manifests: reqwest::Client,
     files: reqwest::Client,
+    /// For file requests carrying manifest headers: stops at cross-origin redirects (see
+    /// [`Guard::same_origin_redirect_policy`]).
+    files_with_headers: reqwest::Client,
     guard: Guard,
     settings: OriginSettings,
 }
@@ -38,12 +41,18 @@ impl OriginClient {
     /// Builds the client from `settings`.
     pub fn new(settings: OriginSettings) -> Result<Self, ClientBuildError> {
         let guard = Guard::new(&settings);
-        let manifests = build(&settings, &guard, HostKind::Callback)?;
-        let files = build(&settings, &guard, HostKind::File)?;
+        let manifests = build(&settings, &guard, guard.redirect_policy(HostKind::Callback))?;
+        let files = build(&settings, &guard, guard.redirect_policy(HostKind::File))?;
+        let files_with_headers = build(
+            &settings,
+            &guard,
+            guard.same_origin_redirect_policy(HostKind::File),
+        )?;
         Ok(OriginClient {
             inner: Arc::new(Inner {
                 manifests,
                 files,
+                files_with_headers,
                 guard,
                 settings,
             }),
@@ -67,18 +76,24 @@ impl OriginClient {
             HostKind::File => &self.inner.files,
         }
     }
+
+    /// The reqwest client for file requests that carry manifest headers: it hands cross-origin redirects
+    /// back to the caller instead of following them.
+    pub(crate) fn http_files_with_headers(&self) -> &reqwest::Client {
+        &self.inner.files_with_headers
+    }
 }
 
 fn build(
     settings: &OriginSettings,
     guard: &Guard,
-    kind: HostKind,
+    redirects: reqwest::redirect::Policy,
 ) -> Result<reqwest::Client, ClientBuildError> {
     reqwest::Client::builder()
         .user_agent(USER_AGENT)
         .connect_timeout(settings.connect_timeout)
         .read_timeout(settings.read_timeout)
-        .redirect(guard.redirect_policy(kind))
+        .redirect(redirects)
         .dns_resolver(Arc::new(guard.resolver()))
         .no_proxy()
         .referer(false)

@@ -285,6 +285,8 @@ struct Body {
 /// What one request attempt produced.
 enum Opened {
     Body(Body),
+    /// A cross-origin redirect was taken: send the request again to the new URL.
+    Redirected,
     /// The origin answered a Range request with a different range: try again without Range.
     RangeUnusable,
 }
@@ -379,6 +381,7 @@ impl Fetch {
                 match self.open().await {
                     Ok(Opened::Body(body)) => self.body = Some(body),
                     Ok(Opened::RangeUnusable) => self.use_range = false,
+                    Ok(Opened::Redirected) => {}
                     Err(Failure::Fatal(e)) => return Err(e),
                     Err(Failure::Transient(e)) => self.back_off(e).await?,
                 }
@@ -478,11 +481,12 @@ impl Fetch {
         // meanwhile would be spliced from two versions, so re-read from 0 (the prefix CRC check covers it).
         let unguarded_resume = self.pos > self.start && self.validator.is_none();
         let want_range = self.use_range && (self.pos > 0 || partial_window) && !unguarded_resume;
-        let mut request = self
-            .client
-            .http(HostKind::File)
-            .get(self.url.clone())
-            .headers(self.headers.clone());
+        let http = if self.headers.is_empty() {
+            self.client.http(HostKind::File)
+        } else {
+            self.client.http_files_with_headers()
+        };
+        let mut request = http.get(self.url.clone()).headers(self.headers.clone());
         if want_range {
             let range = match stop {
                 Some(stop) if stop > self.pos => format!("bytes={}-{}", self.pos, stop - 1),
@@ -499,6 +503,9 @@ impl Fetch {
             .await
             .map_err(|e| self.transport_failure(e))?;
         let status = response.status();
+        if status.is_redirection() && !self.headers.is_empty() {
+            return self.cross_origin_redirect(&response);
+        }
         if !status.is_success() {
             let err = FetchError::Status {
                 url: self.shown.clone(),
@@ -555,6 +562,36 @@ impl Fetch {
             read_pos: 0,
             verify,
         }))
+    }
+
+    /// A redirect to another origin, handed back by the client used for requests with manifest headers:
+    /// follow it from now on without those headers (they were meant for the first origin only).
+    fn cross_origin_redirect(&mut self, response: &reqwest::Response) -> Result<Opened, Failure> {
+        let target = response
+            .headers()
+            .get(http::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|loc| response.url().join(loc).ok());
+        let Some(target) = target else {
+            return Err(Failure::Fatal(FetchError::Status {
+                url: self.shown.clone(),
+                status: response.status(),
+                attempts: self.attempts,
+            }));
+        };
+        self.client
+            .guard()
+            .check_url(&target, HostKind::File)
+            .map_err(|refused| {
+                Failure::Fatal(FetchError::NotAllowed {
+                    url: redact_url(&target),
+                    source: refused,
+                })
+            })?;
+        tracing::debug!(from = %self.shown, to = %redact_url(&target), "cross-origin redirect: dropping manifest headers");
+        self.url = target;
+        self.headers = HeaderMap::new();
+        Ok(Opened::Redirected)
     }
 
     fn remember_validators(&mut self, headers: &HeaderMap) {

@@ -412,6 +412,31 @@ impl Guard {
         })
     }
 
+    /// Like [`Self::redirect_policy`], but a redirect to another origin (scheme, host or port) is not
+    /// followed: the 3xx response is handed back, so the caller can follow it without the request's extra
+    /// headers (reqwest itself keeps custom headers across hosts and strips only `Authorization` and
+    /// cookies).
+    pub fn same_origin_redirect_policy(&self, kind: HostKind) -> Policy {
+        let guard = self.clone();
+        Policy::custom(move |attempt| {
+            if attempt.previous().len() > guard.max_redirects {
+                let max = guard.max_redirects;
+                return attempt.error(GuardError::TooManyRedirects { max });
+            }
+            let same_origin = attempt
+                .previous()
+                .last()
+                .is_some_and(|prev| prev.origin() == attempt.url().origin());
+            if !same_origin {
+                return attempt.stop();
+            }
+            match guard.check_url(attempt.url(), kind) {
+                Ok(()) => attempt.follow(),
+                Err(refused) => attempt.error(refused),
+            }
+        })
+    }
+
     /// The DNS resolver that drops refused addresses.
     pub fn resolver(&self) -> GuardedResolver {
         GuardedResolver {

@@ -639,3 +639,39 @@ async fn manifest_timeout_and_refusal() {
         .expect_err("bad url");
     assert_eq!(err.code(), Code::BadLink);
 }
+
+/// Manifest headers (credentials for one origin) are not sent on to another origin a redirect points to;
+/// a same-origin redirect keeps them.
+#[tokio::test]
+async fn manifest_headers_do_not_follow_a_redirect_to_another_origin() {
+    let o = origin().await;
+    let c = client();
+    let path = o.add_manifest(serde_json::json!({ "files": [] }));
+    let with_key = |url: String| FileRequest {
+        url,
+        headers: vec![("x-api-key".into(), "k1".into())],
+        ..Default::default()
+    };
+    // Same origin (127.0.0.1 → 127.0.0.1): the header arrives.
+    let (body, err) = collect(&c, with_key(o.url(&format!("/redirect/1{path}")))).await;
+    assert!(err.is_none(), "{err:?}");
+    assert!(!body.is_empty());
+    let seen = o.last_manifest_headers(&path).expect("request seen");
+    assert_eq!(
+        seen.get("x-api-key").and_then(|v| v.to_str().ok()),
+        Some("k1")
+    );
+    // Another origin (127.0.0.1 → localhost): followed, but without the header.
+    let (body, err) = collect(
+        &c,
+        with_key(o.url(&format!("/redirect-host/localhost{path}"))),
+    )
+    .await;
+    assert!(err.is_none(), "{err:?}");
+    assert!(!body.is_empty());
+    let seen = o.last_manifest_headers(&path).expect("request seen");
+    assert!(
+        seen.get("x-api-key").is_none(),
+        "the header crossed origins"
+    );
+}
