@@ -6,7 +6,7 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config as PropConfig, TestRunner};
 use serde_json::json;
 
-use crate::server::{error_code, f, get, manifest, now, start, F};
+use crate::server::{error_code, f, get, head_len, manifest, now, start, F};
 
 fn range_header(start: u64, end: u64) -> String {
     format!("bytes={start}-{end}")
@@ -135,16 +135,7 @@ async fn resuming_the_last_percent_with_crcs_fetches_only_the_files_it_needs() {
         .collect();
     let (m, _) = manifest(&demo, &files);
     let link = demo.link(&m, "x.zip", now());
-    let head = reqwest::Client::new()
-        .head(&link)
-        .send()
-        .await
-        .expect("HEAD");
-    let len: u64 = head.headers()["content-length"]
-        .to_str()
-        .expect("len")
-        .parse()
-        .expect("number");
+    let len = head_len(&link).await;
     let before = demo.origin.requests("/files/");
     let start = len - len / 100;
     let got = get(&link, &[("range", &format!("bytes={start}-"))]).await;
@@ -170,16 +161,7 @@ async fn without_crcs_a_resume_reads_missing_crcs_once_then_uses_the_cache() {
         .collect();
     let (m, _) = manifest(&demo, &files);
     let link = demo.link(&m, "x.zip", now());
-    let head = reqwest::Client::new()
-        .head(&link)
-        .send()
-        .await
-        .expect("HEAD");
-    let len: u64 = head.headers()["content-length"]
-        .to_str()
-        .expect("len")
-        .parse()
-        .expect("number");
+    let len = head_len(&link).await;
     // A fresh server has no CRCs. The last 2000 bytes hold the tail of the last file (one ranged request),
     // its data descriptor and the whole central directory, which need every file's CRC: each file is read
     // once to learn it.

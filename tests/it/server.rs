@@ -748,6 +748,16 @@ fn header_len(h: &reqwest::header::HeaderMap) -> Option<u64> {
     h.get("content-length")?.to_str().ok()?.parse().ok()
 }
 
+/// The archive length a HEAD of the link announces.
+pub async fn head_len(link: &str) -> u64 {
+    let head = reqwest::Client::new()
+        .head(link)
+        .send()
+        .await
+        .expect("HEAD");
+    header_len(head.headers()).expect("Content-Length on HEAD")
+}
+
 #[tokio::test]
 async fn generated_content_matches_what_the_archive_holds() {
     // A spot check that the expectations above compare real bytes, not only CRCs.
