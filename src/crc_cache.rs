@@ -1,14 +1,21 @@
-//! A bounded in-memory cache of file CRC-32s, keyed by (URL, size), so that a resumed download whose
-//! manifest has no `crc32` can render its data descriptors and central directory without re-reading files
-//! the server has already streamed. Filled by every full read of a file; first in, first out past the bound.
+//! A bounded in-memory cache of file CRC-32s, so that a resumed download whose manifest has no `crc32` can
+//! render its data descriptors and central directory without re-reading files the server has already
+//! streamed. Filled by every full read of a file; first in, first out past the bound.
+//!
+//! **The key rule** (CONTRACT.md §6, nothing shared across credentials): a CRC is keyed by everything that
+//! can change what the origin returns for a request: the signing key id of the link, the file URL, its
+//! size, and the request headers the manifest gave for it (names and values). [`CrcKey`] is a SHA-256 of
+//! those, so a CRC learnt with one app's credentials never serves a request made with other (or no)
+//! credentials, and every entry costs the same few bytes whatever the URL's length: the cache is bounded in
+//! bytes as well as entries.
 //!
 //! Limitation (documented in the README): an origin that changes a file's bytes while keeping its URL and
 //! size would make a resume inconsistent; such origins should put `crc32` in the manifest.
 //!
 //! [`CrcReads`] coordinates the reads that fill the cache when a resume needs a CRC it does not have: one
-//! read per file at a time however many requests want it, a bounded number at once, each in a task of its
-//! own so that a client giving up does not waste the read. The reads themselves are the caller's futures:
-//! this module never fetches.
+//! read per key at a time however many requests want it, a bounded number at once and a bounded number
+//! waiting, each in a task of its own so that a client giving up does not waste the read. The reads
+//! themselves are the caller's futures: this module never fetches.
 
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
@@ -19,6 +26,33 @@ use tokio::sync::Semaphore;
 
 use crate::zipstream::BoxError;
 
+/// What identifies one origin answer: a digest of (key id, URL, size, request headers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CrcKey([u8; 32]);
+
+impl CrcKey {
+    /// The key of the file at `url` of `size` bytes, requested with `headers` under signing key `key_id`.
+    pub fn new(key_id: &str, url: &str, size: u64, headers: &[(String, String)]) -> CrcKey {
+        let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+        // Length-prefixed fields, so no two different inputs share an encoding.
+        let mut field = |bytes: &[u8]| {
+            ctx.update(&(bytes.len() as u64).to_be_bytes());
+            ctx.update(bytes);
+        };
+        field(b"zipper-crc-key-v1");
+        field(key_id.as_bytes());
+        field(url.as_bytes());
+        field(&size.to_be_bytes());
+        for (name, value) in headers {
+            field(name.to_ascii_lowercase().as_bytes());
+            field(value.as_bytes());
+        }
+        let mut out = [0u8; 32];
+        out.copy_from_slice(ctx.finish().as_ref());
+        CrcKey(out)
+    }
+}
+
 /// The cache.
 #[derive(Debug)]
 pub struct CrcCache {
@@ -28,8 +62,8 @@ pub struct CrcCache {
 
 #[derive(Debug, Default)]
 struct Inner {
-    map: HashMap<(String, u64), u32>,
-    order: VecDeque<(String, u64)>,
+    map: HashMap<CrcKey, u32>,
+    order: VecDeque<CrcKey>,
 }
 
 impl CrcCache {
@@ -41,22 +75,21 @@ impl CrcCache {
         }
     }
 
-    /// The CRC of the file at `url` with this size, if known.
-    pub fn get(&self, url: &str, size: u64) -> Option<u32> {
+    /// The CRC recorded under `key`, if any.
+    pub fn get(&self, key: &CrcKey) -> Option<u32> {
         let inner = self.inner.lock().ok()?;
-        inner.map.get(&(url.to_string(), size)).copied()
+        inner.map.get(key).copied()
     }
 
     /// Records a CRC.
-    pub fn put(&self, url: &str, size: u64, crc: u32) {
+    pub fn put(&self, key: CrcKey, crc: u32) {
         if self.capacity == 0 {
             return;
         }
         let Ok(mut inner) = self.inner.lock() else {
             return;
         };
-        let key = (url.to_string(), size);
-        if inner.map.insert(key.clone(), crc).is_none() {
+        if inner.map.insert(key, crc).is_none() {
             inner.order.push_back(key);
             while inner.order.len() > self.capacity {
                 if let Some(old) = inner.order.pop_front() {
@@ -82,28 +115,30 @@ pub type CrcResult = Result<u32, Arc<str>>;
 
 type SharedRead = Shared<BoxFuture<'static, CrcResult>>;
 
-/// In-flight CRC reads, deduplicated by (URL, size) and bounded in number.
+/// In-flight CRC reads, deduplicated by [`CrcKey`] and bounded in number, running and waiting.
 pub struct CrcReads {
-    inflight: Mutex<HashMap<(String, u64), SharedRead>>,
+    inflight: Mutex<HashMap<CrcKey, SharedRead>>,
     limit: Arc<Semaphore>,
+    max_pending: usize,
 }
 
 impl CrcReads {
-    /// At most `parallel` reads run at once (others wait their turn).
-    pub fn new(parallel: usize) -> Arc<Self> {
+    /// At most `parallel` reads run at once, and at most `max_pending` are registered (running or waiting
+    /// their turn); beyond that a new read fails at once instead of queueing.
+    pub fn new(parallel: usize, max_pending: usize) -> Arc<Self> {
         Arc::new(CrcReads {
             inflight: Mutex::new(HashMap::new()),
             limit: Arc::new(Semaphore::new(parallel.clamp(1, Semaphore::MAX_PERMITS))),
+            max_pending: max_pending.max(1),
         })
     }
 
-    /// Joins the read of (`url`, `size`) already running, or starts `read` in a task of its own. Must be
-    /// called inside a tokio runtime.
-    pub fn join_or_start<F>(self: &Arc<Self>, url: &str, size: u64, read: F) -> SharedRead
+    /// Joins the read of `key` already running, or starts `read` in a task of its own. Must be called
+    /// inside a tokio runtime.
+    pub fn join_or_start<F>(self: &Arc<Self>, key: CrcKey, read: F) -> SharedRead
     where
         F: Future<Output = Result<u32, BoxError>> + Send + 'static,
     {
-        let key = (url.to_string(), size);
         // Held while spawning, so the task cannot remove its entry before it is inserted.
         let Ok(mut map) = self.inflight.lock() else {
             return async { Err(Arc::from("CRC read registry poisoned")) }
@@ -113,8 +148,13 @@ impl CrcReads {
         if let Some(running) = map.get(&key) {
             return running.clone();
         }
+        if map.len() >= self.max_pending {
+            return async { Err(Arc::from("too many CRC reads waiting; retry later")) }
+                .boxed()
+                .shared();
+        }
         let me = Arc::clone(self);
-        let task_key = key.clone();
+        let task_key = key;
         let handle = tokio::spawn(async move {
             let permit = Arc::clone(&me.limit).acquire_owned().await;
             let result = read.await.map_err(|e| Arc::from(e.to_string()));
@@ -146,14 +186,45 @@ mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
+    fn key(url: &str, size: u64) -> CrcKey {
+        CrcKey::new("k", url, size, &[])
+    }
+
+    #[test]
+    fn keys_separate_credentials_and_signing_keys() {
+        let plain = CrcKey::new("a", "https://h/f", 10, &[]);
+        let auth = [("Authorization".to_string(), "Bearer x".to_string())];
+        assert_ne!(plain, CrcKey::new("a", "https://h/f", 10, &auth));
+        assert_ne!(plain, CrcKey::new("b", "https://h/f", 10, &[]));
+        assert_ne!(plain, CrcKey::new("a", "https://h/f", 11, &[]));
+        assert_eq!(plain, CrcKey::new("a", "https://h/f", 10, &[]));
+        // Field boundaries are unambiguous.
+        assert_ne!(CrcKey::new("ab", "c", 1, &[]), CrcKey::new("a", "bc", 1, &[]));
+    }
+
+    #[tokio::test]
+    async fn waiting_reads_are_bounded() {
+        let reads = CrcReads::new(1, 2);
+        let slow = || async {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            Ok(1)
+        };
+        let a = reads.join_or_start(key("a", 1), slow());
+        let b = reads.join_or_start(key("b", 1), slow());
+        let c = reads.join_or_start(key("c", 1), slow());
+        assert!(c.await.is_err(), "a third waiting read is refused");
+        assert_eq!(a.await, Ok(1));
+        assert_eq!(b.await, Ok(1));
+    }
+
     #[tokio::test]
     async fn concurrent_requests_share_one_read() {
-        let reads = CrcReads::new(4);
+        let reads = CrcReads::new(4, 16);
         let started = Arc::new(AtomicUsize::new(0));
         let mut waiting = Vec::new();
         for _ in 0..5 {
             let s = Arc::clone(&started);
-            waiting.push(reads.join_or_start("u", 1, async move {
+            waiting.push(reads.join_or_start(key("u", 1), async move {
                 s.fetch_add(1, Ordering::SeqCst);
                 tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                 Ok(42)
@@ -169,13 +240,13 @@ mod tests {
     #[test]
     fn bounded_fifo() {
         let c = CrcCache::new(2);
-        c.put("a", 1, 10);
-        c.put("b", 1, 20);
-        c.put("c", 1, 30);
-        assert_eq!(c.get("a", 1), None);
-        assert_eq!(c.get("b", 1), Some(20));
-        assert_eq!(c.get("c", 1), Some(30));
-        assert_eq!(c.get("c", 2), None);
+        c.put(key("a", 1), 10);
+        c.put(key("b", 1), 20);
+        c.put(key("c", 1), 30);
+        assert_eq!(c.get(&key("a", 1)), None);
+        assert_eq!(c.get(&key("b", 1)), Some(20));
+        assert_eq!(c.get(&key("c", 1)), Some(30));
+        assert_eq!(c.get(&key("c", 2)), None);
         assert_eq!(c.len(), 2);
     }
 }

@@ -35,6 +35,8 @@ pub enum Code {
     ManifestUnavailable,
     /// The manifest is invalid or too large.
     InvalidManifest,
+    /// A file could not be fetched from its origin (status, connection, too slow, changed).
+    FileUnavailable,
     /// A callback or file host is refused by the allowlist or the private-network rule.
     OriginNotAllowed,
     /// Too many concurrent downloads.
@@ -61,6 +63,7 @@ impl Code {
             Code::RangeNotSatisfiable => "range_not_satisfiable",
             Code::ManifestUnavailable => "manifest_unavailable",
             Code::InvalidManifest => "invalid_manifest",
+            Code::FileUnavailable => "file_unavailable",
             Code::OriginNotAllowed => "origin_not_allowed",
             Code::Overloaded => "overloaded",
             Code::MethodNotAllowed => "method_not_allowed",
@@ -78,9 +81,10 @@ impl Code {
             }
             Code::LinkExpired | Code::DownloadGone => StatusCode::GONE,
             Code::RangeNotSatisfiable => StatusCode::RANGE_NOT_SATISFIABLE,
-            Code::ManifestUnavailable | Code::InvalidManifest | Code::OriginNotAllowed => {
-                StatusCode::BAD_GATEWAY
-            }
+            Code::ManifestUnavailable
+            | Code::InvalidManifest
+            | Code::FileUnavailable
+            | Code::OriginNotAllowed => StatusCode::BAD_GATEWAY,
             Code::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             Code::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Code::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -124,6 +128,7 @@ mod tests {
             (Code::RangeNotSatisfiable, 416),
             (Code::ManifestUnavailable, 502),
             (Code::InvalidManifest, 502),
+            (Code::FileUnavailable, 502),
             (Code::OriginNotAllowed, 502),
             (Code::Overloaded, 503),
         ];

@@ -1,11 +1,19 @@
-//! Read-ahead of one download's file bodies: the next files are fetched while the writer streams the
-//! current one, within two bounds from the settings: at most `files` entries in flight (being fetched or
-//! written), and at most `bytes` bytes buffered for entries the writer has not reached yet.
+//! Read-ahead of one download's file bodies, inside the memory budget ([`crate::budget`]).
 //!
-//! The entry the writer is on never waits for the byte budget (otherwise entries further ahead holding the
-//! budget would deadlock it); it is bounded by a small channel instead, so a slow client stalls its origin
-//! read (back-pressure end to end). Dropping the returned stream cancels every fetch. This module knows
-//! nothing of HTTP or zip: it moves `Bytes` from bodies opened by the caller to the zip writer.
+//! Up to `files` entries are in flight at once (being fetched or written), each pulled by a task of its
+//! own into a short channel. Every chunk is charged to the budget *before* it is read from the origin and
+//! carries its charge until hyper has written it out, so the bytes a download holds are known exactly:
+//! - the entry the writer is on reads with the download's own floor ([`FLOOR`]: two chunks of at most
+//!   [`CHUNK`], the one the writer holds and the next): it never waits on other downloads, so nothing can
+//!   deadlock, and a client slower than its origin holds at most the floor, whatever the origin's speed;
+//! - entries ahead read only while the current entry is waiting for *its origin* (the origin, not the
+//!   client, is the bottleneck, so data fetched ahead will be wanted soon); they borrow from the shared
+//!   read-ahead pool, at most `bytes` per download. A slow client therefore gets no read-ahead at all, a
+//!   fast one as much as the budget allows.
+//!
+//! Dropping the returned stream, or cancelling `parent`, stops every fetch at once, wherever it waits
+//! (origin, budget or channel), which closes its origin connection. This module knows nothing of HTTP or
+//! zip: it moves `Bytes` from bodies opened by the caller to the zip writer.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -16,6 +24,7 @@ use futures_util::{Stream, StreamExt};
 use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::{CancellationToken, DropGuard};
 
+use crate::budget::{Charge, DownloadBudget, CHUNK, FLOOR};
 use crate::zipstream::{BoxError, EntryBody};
 
 /// Bounds of the read-ahead.
@@ -23,32 +32,35 @@ use crate::zipstream::{BoxError, EntryBody};
 pub struct PrefetchLimits {
     /// Entries in flight at once (the one being written included); at least 1.
     pub files: usize,
-    /// Bytes buffered for entries ahead of the writer.
+    /// Bytes one download may borrow for entries ahead of the writer.
     pub bytes: usize,
 }
 
-/// Chunks queued per entry (the current entry's only bound besides chunk size).
-const CHANNEL_CHUNKS: usize = 8;
+/// Chunks queued per entry. Memory is bounded by the charges, not by this; it only lets a lane that runs
+/// ahead keep a few chunks ready.
+const CHANNEL_CHUNKS: usize = 4;
 
-type Chunk = Result<(Bytes, Option<OwnedSemaphorePermit>), BoxError>;
+type Chunk = Result<Bytes, BoxError>;
 
-/// Opens `count` bodies in order with `open(k)` and yields them to the writer in order, fetching ahead
-/// within `limits`. Must be called inside a tokio runtime (it spawns one task per entry in flight).
-pub fn prefetch<F>(
-    count: usize,
-    limits: PrefetchLimits,
-    open: F,
-) -> impl Stream<Item = Result<EntryBody, BoxError>> + Send + Unpin + 'static
-where
-    F: FnMut(usize) -> EntryBody + Send + 'static,
-{
-    prefetch_until(count, limits, &CancellationToken::new(), open)
+/// What the lanes of one download share.
+struct Lanes {
+    budget: DownloadBudget,
+    /// The download's own cap on read-ahead bytes.
+    ahead_cap: Arc<Semaphore>,
+    /// The entry the writer is on.
+    current: watch::Receiver<usize>,
+    /// Whether the current entry's lane is waiting for its origin.
+    origin_bound: watch::Sender<bool>,
+    cancel: CancellationToken,
 }
 
-/// [`prefetch`], also stopping every fetch when `parent` is cancelled.
+/// Opens `count` bodies in order with `open(k)` and yields them to the writer in order, fetching ahead
+/// within `limits` and `budget`. Must be called inside a tokio runtime (it spawns one task per entry in
+/// flight); every task stops when `parent` is cancelled or the stream is dropped.
 pub fn prefetch_until<F>(
     count: usize,
     limits: PrefetchLimits,
+    budget: DownloadBudget,
     parent: &CancellationToken,
     mut open: F,
 ) -> impl Stream<Item = Result<EntryBody, BoxError>> + Send + Unpin + 'static
@@ -59,31 +71,26 @@ where
     let files = Arc::new(Semaphore::new(
         limits.files.clamp(1, Semaphore::MAX_PERMITS),
     ));
-    let ahead = Arc::new(Semaphore::new(
-        limits.bytes.clamp(1, Semaphore::MAX_PERMITS),
-    ));
-    let budget = u32::try_from(limits.bytes.max(1)).unwrap_or(u32::MAX);
     let (current_tx, current_rx) = watch::channel(0usize);
     let current_tx = Arc::new(current_tx);
+    let lanes = Arc::new(Lanes {
+        budget,
+        ahead_cap: Arc::new(Semaphore::new(
+            limits.bytes.clamp(FLOOR, Semaphore::MAX_PERMITS),
+        )),
+        current: current_rx,
+        origin_bound: watch::channel(false).0,
+        cancel: cancel.clone(),
+    });
     let (bodies_tx, bodies_rx) = mpsc::unbounded_channel::<EntryBody>();
-    let scheduler_cancel = cancel.clone();
     tokio::spawn(async move {
         for k in 0..count {
             let permit = tokio::select! {
-                _ = scheduler_cancel.cancelled() => return,
+                _ = lanes.cancel.cancelled() => return,
                 p = Arc::clone(&files).acquire_owned() => match p { Ok(p) => p, Err(_) => return },
             };
             let (tx, rx) = mpsc::channel::<Chunk>(CHANNEL_CHUNKS);
-            let body = open(k);
-            tokio::spawn(fetch_task(
-                k,
-                body,
-                tx,
-                Arc::clone(&ahead),
-                budget,
-                current_rx.clone(),
-                scheduler_cancel.clone(),
-            ));
+            tokio::spawn(lane(k, open(k), tx, Arc::clone(&lanes)));
             let reader = EntryReader {
                 index: k,
                 rx,
@@ -102,43 +109,75 @@ where
     }
 }
 
-/// Pulls one body from the origin into its channel.
-async fn fetch_task(
-    k: usize,
-    mut body: EntryBody,
-    tx: mpsc::Sender<Chunk>,
-    ahead: Arc<Semaphore>,
-    budget: u32,
-    mut current: watch::Receiver<usize>,
-    cancel: CancellationToken,
-) {
+/// Pulls entry `k`'s body from its origin into its channel, one charged chunk at a time.
+async fn lane(k: usize, mut body: EntryBody, tx: mpsc::Sender<Chunk>, lanes: Arc<Lanes>) {
+    let mut current = lanes.current.clone();
+    let mut origin_bound = lanes.origin_bound.subscribe();
+    let cancel = &lanes.cancel;
     loop {
+        let is_current = *current.borrow_and_update() >= k;
+        let charge = if is_current {
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                c = lanes.budget.floor(CHUNK) => c,
+            }
+        } else {
+            // Ahead of the writer: wait until the writer waits for its origin (or reaches this entry).
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = current.wait_for(|c| *c >= k) => continue,
+                _ = origin_bound.wait_for(|b| *b) => {}
+            }
+            let borrowed = tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = current.wait_for(|c| *c >= k) => continue,
+                c = borrow_ahead(&lanes) => c,
+            };
+            match borrowed {
+                Some(c) => c,
+                None => return,
+            }
+        };
+        if is_current {
+            lanes.origin_bound.send_replace(true);
+        }
         let item = tokio::select! {
             _ = cancel.cancelled() => return,
             item = body.next() => item,
         };
+        if is_current {
+            lanes.origin_bound.send_replace(false);
+        }
         let chunk = match item {
             None => return,
             Some(Err(e)) => {
-                let _ = tx.send(Err(e)).await;
+                tokio::select! {
+                    _ = cancel.cancelled() => {}
+                    _ = tx.send(Err(e)) => {}
+                }
                 return;
             }
             Some(Ok(chunk)) => chunk,
         };
-        let permit = if *current.borrow() >= k {
-            None
-        } else {
-            let n = u32::try_from(chunk.len()).unwrap_or(u32::MAX).min(budget);
-            tokio::select! {
-                _ = cancel.cancelled() => return,
-                p = Arc::clone(&ahead).acquire_many_owned(n) => p.ok(),
-                _ = current.wait_for(|c| *c >= k) => None,
-            }
+        let mut charge = charge;
+        charge.shrink_to(chunk.len());
+        let sent = tokio::select! {
+            _ = cancel.cancelled() => return,
+            sent = tx.send(Ok(charge.attach(chunk))) => sent,
         };
-        if tx.send(Ok((chunk, permit))).await.is_err() {
+        if sent.is_err() {
             return;
         }
     }
+}
+
+/// Borrows one chunk's worth of read-ahead: the download's own cap first, then the shared pool.
+async fn borrow_ahead(lanes: &Lanes) -> Option<Charge> {
+    let cap: OwnedSemaphorePermit = Arc::clone(&lanes.ahead_cap)
+        .acquire_many_owned(u32::try_from(CHUNK).unwrap_or(u32::MAX))
+        .await
+        .ok()?;
+    Some(lanes.budget.borrow(CHUNK).await.with_cap(cap))
 }
 
 /// The bodies in order; dropping it cancels every fetch.
@@ -155,8 +194,8 @@ impl Stream for Bodies {
     }
 }
 
-/// The writer's view of one entry: announces itself as current on first poll, releases budget as chunks
-/// are consumed, and frees its in-flight slot when dropped.
+/// The writer's view of one entry: announces itself as current on first poll, and frees its in-flight slot
+/// when dropped. Chunks carry their budget charge onwards.
 struct EntryReader {
     index: usize,
     rx: mpsc::Receiver<Chunk>,
@@ -178,20 +217,16 @@ impl Stream for EntryReader {
                 changed
             });
         }
-        match self.rx.poll_recv(cx) {
-            // The permit drops here: the bytes now belong to the writer.
-            Poll::Ready(Some(Ok((chunk, _permit)))) => Poll::Ready(Some(Ok(chunk))),
-            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e))),
-            Poll::Ready(None) => Poll::Ready(None),
-            Poll::Pending => Poll::Pending,
-        }
+        self.rx.poll_recv(cx)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::budget::Budget;
     use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
 
     fn counting_body(chunks: usize, size: usize, pulled: Arc<AtomicUsize>) -> EntryBody {
         Box::pin(futures_util::stream::iter(0..chunks).map(move |_| {
@@ -200,13 +235,20 @@ mod tests {
         }))
     }
 
+    fn budget() -> (Budget, DownloadBudget) {
+        let b = Budget::new(16 << 20);
+        let d = b.admit().expect("admitted");
+        (b, d)
+    }
+
     #[tokio::test]
     async fn yields_every_body_in_order() {
         let limits = PrefetchLimits {
             files: 3,
             bytes: 1000,
         };
-        let mut bodies = prefetch(10, limits, |k| {
+        let (_b, d) = budget();
+        let mut bodies = prefetch_until(10, limits, d, &CancellationToken::new(), |k| {
             Box::pin(futures_util::stream::iter([Ok::<Bytes, BoxError>(
                 Bytes::from(vec![k as u8; k + 1]),
             )]))
@@ -222,42 +264,75 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn read_ahead_stays_within_the_byte_budget() {
+    async fn a_writer_slower_than_its_origin_gets_no_read_ahead() {
         let pulled: Vec<Arc<AtomicUsize>> = (0..4).map(|_| Arc::new(AtomicUsize::new(0))).collect();
         let p2 = pulled.clone();
         let limits = PrefetchLimits {
             files: 4,
-            bytes: 10_000,
+            bytes: 1 << 20,
         };
-        let mut bodies = prefetch(4, limits, move |k| {
+        let (b, d) = budget();
+        let mut bodies = prefetch_until(4, limits, d, &CancellationToken::new(), move |k| {
             counting_body(1000, 1000, Arc::clone(&p2[k]))
         });
-        // Take the first body but read only one chunk: the others must stop near the budget.
+        // Take the first body and hold its first chunk (as hyper holds bytes the client has not taken).
         let mut first = bodies.next().await.expect("body").expect("ok");
-        let _ = first.next().await;
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let held = first.next().await.expect("chunk").expect("ok");
+        tokio::time::sleep(Duration::from_millis(100)).await;
         let ahead: usize = pulled[1..].iter().map(|p| p.load(Ordering::SeqCst)).sum();
-        // Budget, plus one chunk pulled per waiting entry and the channel slots.
-        assert!(ahead <= 10_000 + 3 * 1000, "read {ahead} bytes ahead");
-        // The current entry is bounded by its channel.
+        assert_eq!(ahead, 0, "the origin is faster than the writer: nothing is read ahead");
+        // The current entry holds at most its floor.
+        assert!(b.in_use() <= 2 * FLOOR, "in use: {}", b.in_use());
         let cur = pulled[0].load(Ordering::SeqCst);
-        assert!(
-            cur <= (CHANNEL_CHUNKS + 3) * 1000,
-            "read {cur} bytes of the current entry"
-        );
-        // Draining everything still works (no deadlock with the budget held by later entries).
-        let mut total = 0;
+        assert!(cur <= FLOOR + 1000, "read {cur} bytes of the current entry");
+        // Draining everything still works.
+        drop(held);
+        let mut total = 1000;
         while let Some(Ok(c)) = first.next().await {
             total += c.len();
         }
         drop(first);
         for _ in 1..4 {
-            let mut b = bodies.next().await.expect("body").expect("ok");
-            while let Some(Ok(c)) = b.next().await {
+            let mut body = bodies.next().await.expect("body").expect("ok");
+            while let Some(Ok(c)) = body.next().await {
                 total += c.len();
             }
         }
-        assert_eq!(total + 1000, 4 * 1000 * 1000);
+        assert_eq!(total, 4 * 1000 * 1000);
+        drop(bodies);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert_eq!(b.in_use(), 0, "every charge returned");
+    }
+
+    #[tokio::test]
+    async fn entries_ahead_read_while_the_writer_waits_for_its_origin() {
+        let pulled = Arc::new(AtomicUsize::new(0));
+        let p2 = Arc::clone(&pulled);
+        let limits = PrefetchLimits {
+            files: 2,
+            bytes: 4 * FLOOR,
+        };
+        let (b, d) = budget();
+        let mut bodies = prefetch_until(2, limits, d, &CancellationToken::new(), move |k| {
+            if k == 0 {
+                // A slow origin for the current entry.
+                Box::pin(futures_util::stream::once(async {
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                    Ok::<Bytes, BoxError>(Bytes::from_static(b"late"))
+                })) as EntryBody
+            } else {
+                counting_body(1000, 1000, Arc::clone(&p2))
+            }
+        });
+        let mut first = bodies.next().await.expect("body").expect("ok");
+        let waiting = tokio::spawn(async move { first.next().await.map(|r| r.is_ok()) });
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        let ahead = pulled.load(Ordering::SeqCst);
+        assert!(ahead > 0, "the next entry is read while the writer waits");
+        // Within the download's read-ahead cap (one chunk pulled past it at most, then held back).
+        assert!(ahead <= 4 * FLOOR + 1000, "read {ahead} bytes ahead");
+        assert!(b.in_use() <= FLOOR + 4 * FLOOR, "in use: {}", b.in_use());
+        assert_eq!(waiting.await.expect("join"), Some(true));
     }
 
     #[tokio::test]
@@ -268,22 +343,24 @@ mod tests {
             files: 2,
             bytes: 1 << 20,
         };
-        let bodies = prefetch(2, limits, move |_| {
+        let (b, d) = budget();
+        let bodies = prefetch_until(2, limits, d, &CancellationToken::new(), move |_| {
             let p = Arc::clone(&p2);
             Box::pin(futures_util::stream::repeat_with(move || {
                 p.fetch_add(1, Ordering::SeqCst);
                 Ok::<Bytes, BoxError>(Bytes::from_static(b"x"))
             })) as EntryBody
         });
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
         drop(bodies);
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
         let a = pulled.load(Ordering::SeqCst);
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
         assert_eq!(
             pulled.load(Ordering::SeqCst),
             a,
             "fetching stopped after drop"
         );
+        assert_eq!(b.in_use(), 0, "every charge and the floor returned");
     }
 }

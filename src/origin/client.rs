@@ -1,106 +1,377 @@
-//! The shared HTTP client for origin requests: [`OriginClient`].
+//! The shared HTTP client for origin requests: [`OriginClient`], one GET with its redirects
+//! ([`OriginClient::get`]) and the body reader with its time bounds ([`OriginBody`]).
 //!
-//! It owns two reqwest clients built from the same [`OriginSettings`], one for manifest callbacks and one for
-//! files, because a reqwest redirect policy is per client and the two kinds of URL have separate host
-//! allowlists. Each has one connection pool shared by every download. Both send
-//! `User-Agent: zipper/<version>`, never decompress, ignore proxy environment variables (a proxy would hide
-//! the resolved address from the guard), send no `Referer` on redirects (it would leak the previous URL's
-//! query), and connect only through the guard's resolver. This module must not issue requests itself.
+//! Built on hyper-util's pooled client rather than reqwest, because zipper must bound what one origin read
+//! can hold: reqwest gives no handle on hyper's HTTP/1 read buffer, which grows adaptively to ~400 KiB per
+//! connection when the consumer is slower than the origin, and every such read becomes one chunk held for a
+//! slow client (measured: ~3.5 MiB per slow download). Here an HTTP/1 read is at most
+//! [`ORIGIN_READ_MAX`] bytes, and an HTTP/2 stream buffers at most [`H2_STREAM_WINDOW`]; the memory budget
+//! ([`crate::budget`]) counts the chunks from there on.
+//!
+//! One connection pool serves every download. Requests carry `User-Agent: zipper/<version>`; nothing is
+//! decompressed; no proxy is used (it would hide the resolved address from the guard); no `Referer` is sent.
+//! Connections are made only through the guard's resolver. Redirects are followed here, at most
+//! `max_redirects` hops, each target checked by the guard; a redirect to another origin (scheme, host or
+//! port) drops the request's extra headers (they were meant for the first origin only).
+//!
+//! This module must not know about zip or manifests, retry, or map errors to HTTP statuses.
 
-use std::sync::Arc;
+use std::time::Duration;
 
-use super::guard::{Guard, HostKind};
+use tokio::time::Instant;
+
+use bytes::Bytes;
+use http::header::{HeaderValue, LOCATION, USER_AGENT as USER_AGENT_HEADER};
+use http::{HeaderMap, Request, StatusCode};
+use http_body_util::{BodyExt, Empty};
+use hyper::body::Incoming;
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use url::Url;
+
+use super::guard::{find_guard_error, Guard, GuardError, GuardedResolver, HostKind};
 use super::OriginSettings;
 
 /// The `User-Agent` of every origin request (CONTRACT.md §2).
 pub const USER_AGENT: &str = concat!("zipper/", env!("CARGO_PKG_VERSION"));
 
-/// The client could not be built (for example, the TLS backend failed to initialise).
+/// The largest HTTP/1 read from an origin, hence the largest chunk: 32 KiB, so that the per-download floor
+/// of the memory budget (64 KiB, CONTRACT.md §6) holds two chunks: the one the consumer has (in hyper's
+/// write queue, or being compressed) and the next one being read.
+pub const ORIGIN_READ_MAX: usize = 32 * 1024;
+
+/// The HTTP/2 receive window per origin stream: what h2 buffers for a stream before its consumer reads.
+pub const H2_STREAM_WINDOW: u32 = 256 * 1024;
+
+/// The HTTP/2 receive window per origin connection (shared by its streams).
+const H2_CONNECTION_WINDOW: u32 = 8 * 1024 * 1024;
+
+/// Idle pooled connections kept per origin host.
+const POOL_IDLE_PER_HOST: usize = 64;
+
+/// How long an idle pooled connection is kept.
+const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+
+type Connector = HttpsConnector<HttpConnector<GuardedResolver>>;
+
+/// The client could not be built (for example, the TLS roots failed to load).
 #[derive(Debug, thiserror::Error)]
 #[error("building the origin HTTP client: {0}")]
-pub struct ClientBuildError(#[source] reqwest::Error);
+pub struct ClientBuildError(String);
+
+/// Why one request (with its redirects) or one body read failed. Messages never contain a URL's query or a
+/// header value.
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    /// The guard refused a host, an address or a redirect.
+    #[error(transparent)]
+    NotAllowed(#[from] GuardError),
+    /// No connection could be made (DNS, refused, TLS, connect timeout).
+    #[error("could not connect: {0}")]
+    Connect(String),
+    /// The request or the response head failed after connecting.
+    #[error("the request failed: {0}")]
+    Request(String),
+    /// No response head, or no body bytes, within the read timeout.
+    #[error("timed out after {0:?} without data")]
+    Timeout(Duration),
+    /// The body arrived slower than the minimum rate over a whole read-timeout window.
+    #[error("the origin sent {got} bytes in {window:?}, below the minimum of {min_rate} bytes/s")]
+    TooSlow {
+        /// Bytes received in the window.
+        got: u64,
+        /// The window.
+        window: Duration,
+        /// The minimum rate.
+        min_rate: u64,
+    },
+    /// The response body broke off.
+    #[error("the response body broke off: {0}")]
+    Body(String),
+    /// A redirect without a usable `Location`.
+    #[error("redirect ({0}) without a usable Location")]
+    BadRedirect(StatusCode),
+}
+
+impl TransportError {
+    /// Whether trying again may succeed (everything but a refusal or a broken redirect).
+    pub fn is_transient(&self) -> bool {
+        !matches!(
+            self,
+            TransportError::NotAllowed(_) | TransportError::BadRedirect(_)
+        )
+    }
+}
+
+/// What the caller wants done with a redirect to another origin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CrossOrigin {
+    /// Follow it with the same extra headers (the manifest request: its headers sign the callback only).
+    KeepHeaders,
+    /// Follow it without the extra headers (file requests with manifest `headers`).
+    DropHeaders,
+}
 
 /// The origin client: cheap to clone, shared by all downloads.
 #[derive(Debug, Clone)]
 pub struct OriginClient {
-    inner: Arc<Inner>,
+    http: Client<Connector, Empty<Bytes>>,
+    guard: Guard,
+    settings: std::sync::Arc<OriginSettings>,
 }
 
+/// A response head and its body, after redirects.
 #[derive(Debug)]
-struct Inner {
-    manifests: reqwest::Client,
-    files: reqwest::Client,
-    /// For file requests carrying manifest headers: stops at cross-origin redirects (see
-    /// [`Guard::same_origin_redirect_policy`]).
-    files_with_headers: reqwest::Client,
-    guard: Guard,
-    settings: OriginSettings,
+pub struct OriginResponse {
+    /// The final status.
+    pub status: StatusCode,
+    /// The final headers.
+    pub headers: HeaderMap,
+    /// The URL that answered (the last redirect target).
+    pub url: Url,
+    /// The body, read through the time bounds.
+    pub body: OriginBody,
 }
 
 impl OriginClient {
     /// Builds the client from `settings`.
     pub fn new(settings: OriginSettings) -> Result<Self, ClientBuildError> {
         let guard = Guard::new(&settings);
-        let manifests = build(&settings, &guard, guard.redirect_policy(HostKind::Callback))?;
-        let files = build(&settings, &guard, guard.redirect_policy(HostKind::File))?;
-        let files_with_headers = build(
-            &settings,
-            &guard,
-            guard.same_origin_redirect_policy(HostKind::File),
-        )?;
+        let mut http = HttpConnector::new_with_resolver(guard.resolver());
+        http.enforce_http(false);
+        http.set_nodelay(true);
+        http.set_connect_timeout(Some(settings.connect_timeout));
+        let tls = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_provider_and_webpki_roots(rustls_provider())
+            .map_err(|e| ClientBuildError(e.to_string()))?
+            .https_or_http()
+            .enable_http1()
+            .enable_http2()
+            .wrap_connector(http);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_timer(TokioTimer::new())
+            .timer(TokioTimer::new())
+            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+            .pool_max_idle_per_host(POOL_IDLE_PER_HOST)
+            .http1_max_buf_size(ORIGIN_READ_MAX)
+            .http2_initial_stream_window_size(H2_STREAM_WINDOW)
+            .http2_initial_connection_window_size(H2_CONNECTION_WINDOW)
+            .http2_adaptive_window(false)
+            .http2_keep_alive_interval(Some(Duration::from_secs(20)))
+            .http2_keep_alive_timeout(Duration::from_secs(20))
+            .build(tls);
         Ok(OriginClient {
-            inner: Arc::new(Inner {
-                manifests,
-                files,
-                files_with_headers,
-                guard,
-                settings,
-            }),
+            http: client,
+            guard,
+            settings: std::sync::Arc::new(settings),
         })
     }
 
     /// The settings it was built with.
     pub fn settings(&self) -> &OriginSettings {
-        &self.inner.settings
+        &self.settings
     }
 
     /// The guard applying the settings' allowlists and private-network rule.
     pub fn guard(&self) -> &Guard {
-        &self.inner.guard
+        &self.guard
     }
 
-    /// The reqwest client for `kind` URLs.
-    pub(crate) fn http(&self, kind: HostKind) -> &reqwest::Client {
-        match kind {
-            HostKind::Callback => &self.inner.manifests,
-            HostKind::File => &self.inner.files,
+    /// GETs `url` with `headers` (plus `User-Agent`), following redirects: each hop is checked by the
+    /// guard, at most `max_redirects`; `cross_origin` says what happens to `headers` on a hop to another
+    /// origin. The response head must arrive within the read timeout.
+    pub async fn get(
+        &self,
+        kind: HostKind,
+        mut url: Url,
+        mut headers: HeaderMap,
+        cross_origin: CrossOrigin,
+    ) -> Result<OriginResponse, TransportError> {
+        let mut hops = 0usize;
+        loop {
+            self.guard.check_url(&url, kind)?;
+            let response = self.send_once(&url, &headers).await?;
+            let status = response.status();
+            if !status.is_redirection() || status == StatusCode::NOT_MODIFIED {
+                let (parts, body) = response.into_parts();
+                return Ok(OriginResponse {
+                    status,
+                    headers: parts.headers,
+                    url,
+                    body: OriginBody::new(body, &self.settings),
+                });
+            }
+            let target = response
+                .headers()
+                .get(LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|loc| url.join(loc).ok())
+                .ok_or(TransportError::BadRedirect(status))?;
+            hops += 1;
+            self.guard.check_redirect(hops, &target, kind)?;
+            if target.origin() != url.origin() && cross_origin == CrossOrigin::DropHeaders {
+                tracing::debug!(from = %super::redact_url(&url), to = %super::redact_url(&target), "cross-origin redirect: dropping manifest headers");
+                headers = HeaderMap::new();
+            }
+            url = target;
         }
     }
 
-    /// The reqwest client for file requests that carry manifest headers: it hands cross-origin redirects
-    /// back to the caller instead of following them.
-    pub(crate) fn http_files_with_headers(&self) -> &reqwest::Client {
-        &self.inner.files_with_headers
+    async fn send_once(
+        &self,
+        url: &Url,
+        headers: &HeaderMap,
+    ) -> Result<http::Response<Incoming>, TransportError> {
+        let uri: http::Uri = url
+            .as_str()
+            .parse()
+            .map_err(|_| TransportError::Request("the URL is not a valid request target".into()))?;
+        let mut request = Request::get(uri)
+            .body(Empty::new())
+            .map_err(|_| TransportError::Request("the request could not be built".into()))?;
+        *request.headers_mut() = headers.clone();
+        request
+            .headers_mut()
+            .insert(USER_AGENT_HEADER, HeaderValue::from_static(USER_AGENT));
+        let read_timeout = self.settings.read_timeout;
+        // The connect timeout is the connector's; the head must follow within the read timeout.
+        let bound = self.settings.connect_timeout + read_timeout;
+        match tokio::time::timeout(bound, self.http.request(request)).await {
+            Err(_) => Err(TransportError::Timeout(read_timeout)),
+            Ok(Ok(response)) => Ok(response),
+            Ok(Err(e)) => {
+                if let Some(refused) = find_guard_error(&e) {
+                    return Err(TransportError::NotAllowed(refused.clone()));
+                }
+                let text = describe(&e);
+                Err(if e.is_connect() {
+                    TransportError::Connect(text)
+                } else {
+                    TransportError::Request(text)
+                })
+            }
+        }
     }
 }
 
-fn build(
-    settings: &OriginSettings,
-    guard: &Guard,
-    redirects: reqwest::redirect::Policy,
-) -> Result<reqwest::Client, ClientBuildError> {
-    reqwest::Client::builder()
-        .user_agent(USER_AGENT)
-        .connect_timeout(settings.connect_timeout)
-        .read_timeout(settings.read_timeout)
-        .redirect(redirects)
-        .dns_resolver(Arc::new(guard.resolver()))
-        .no_proxy()
-        .referer(false)
-        .no_gzip()
-        .no_brotli()
-        .no_deflate()
-        .no_zstd()
-        .build()
-        .map_err(ClientBuildError)
+/// The TLS crypto provider (ring, the one reqwest used here before).
+fn rustls_provider() -> std::sync::Arc<rustls::crypto::CryptoProvider> {
+    std::sync::Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// An origin response body, read chunk by chunk within two time bounds: each chunk must arrive within the
+/// read timeout, and over every read-timeout window at least `min_rate_bytes_per_sec` × window bytes must
+/// arrive (CONTRACT.md §6), so a drip of a byte now and then cannot hold a download forever.
+#[derive(Debug)]
+pub struct OriginBody {
+    body: Incoming,
+    read_timeout: Duration,
+    min_rate: u64,
+    window_start: Instant,
+    window_bytes: u64,
+}
+
+impl OriginBody {
+    fn new(body: Incoming, settings: &OriginSettings) -> Self {
+        OriginBody {
+            body,
+            read_timeout: settings.read_timeout,
+            min_rate: settings.min_rate_bytes_per_sec,
+            window_start: Instant::now(),
+            window_bytes: 0,
+        }
+    }
+
+    /// The next data chunk, `None` at the end of the body.
+    pub async fn chunk(&mut self) -> Result<Option<Bytes>, TransportError> {
+        let idle_deadline = Instant::now() + self.read_timeout;
+        loop {
+            let window_end = self.window_start + self.read_timeout;
+            let deadline = if self.min_rate > 0 {
+                idle_deadline.min(window_end)
+            } else {
+                idle_deadline
+            };
+            let frame = match tokio::time::timeout_at(deadline, self.body.frame()).await {
+                Err(_) if Instant::now() >= idle_deadline => {
+                    return Err(TransportError::Timeout(self.read_timeout))
+                }
+                Err(_) => {
+                    self.end_window()?;
+                    continue;
+                }
+                Ok(None) => return Ok(None),
+                Ok(Some(Err(e))) => return Err(TransportError::Body(describe(&e))),
+                Ok(Some(Ok(frame))) => frame,
+            };
+            // Trailers carry no data; keep reading until the end.
+            let Ok(data) = frame.into_data() else {
+                continue;
+            };
+            self.window_bytes += data.len() as u64;
+            if Instant::now() >= window_end {
+                self.end_window()?;
+            }
+            if !data.is_empty() {
+                return Ok(Some(data));
+            }
+        }
+    }
+
+    /// Closes the current rate window: fails if it averaged below the minimum rate, else starts the next.
+    fn end_window(&mut self) -> Result<(), TransportError> {
+        let window = self.window_start.elapsed();
+        let needed = rate_floor(self.min_rate, window);
+        if self.min_rate > 0 && self.window_bytes < needed {
+            return Err(TransportError::TooSlow {
+                got: self.window_bytes,
+                window,
+                min_rate: self.min_rate,
+            });
+        }
+        self.window_start = Instant::now();
+        self.window_bytes = 0;
+        Ok(())
+    }
+}
+
+/// The bytes `min_rate` bytes/s require over `window`.
+fn rate_floor(min_rate: u64, window: Duration) -> u64 {
+    let bytes = u128::from(min_rate).saturating_mul(window.as_millis()) / 1000;
+    u64::try_from(bytes).unwrap_or(u64::MAX)
+}
+
+/// An error and its causes, one line, without URLs (hyper and the connector do not print them).
+pub(crate) fn describe(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    let mut depth = 0;
+    while let Some(cause) = source {
+        if depth >= 8 {
+            break;
+        }
+        let line = cause.to_string();
+        if !text.ends_with(&line) {
+            text.push_str(": ");
+            text.push_str(&line);
+        }
+        source = cause.source();
+        depth += 1;
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rate_floor_scales_with_the_window() {
+        assert_eq!(rate_floor(1024, Duration::from_secs(30)), 30 * 1024);
+        assert_eq!(rate_floor(1000, Duration::from_millis(1500)), 1500);
+        assert_eq!(rate_floor(0, Duration::from_secs(30)), 0);
+        assert_eq!(rate_floor(u64::MAX, Duration::from_secs(u64::MAX)), u64::MAX);
+    }
 }

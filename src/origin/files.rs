@@ -10,20 +10,21 @@
 //! This module must not know about zip, must not buffer a file, and must never log header values or query
 //! strings (URLs are shown through [`redact_url`]).
 //!
-//! Retry count: a failure after the stream delivered new bytes starts the count again, so a long file on a
-//! flaky link still completes as long as every attempt makes progress.
+//! Retries follow the origin's one [`RetryPolicy`](super::RetryPolicy): a failure after the stream delivered
+//! new bytes starts the consecutive count again, and an overall cap per file ends an origin that breaks after
+//! every few bytes. A body slower than the minimum rate is a failed read like a reset.
 
 use bytes::Bytes;
 use futures_util::stream::{self, Stream};
-use http::header::{
-    HeaderName, ACCEPT_ENCODING, CONNECTION, CONTENT_LENGTH, CONTENT_RANGE, ETAG, EXPECT, HOST,
-    IF_RANGE, LAST_MODIFIED, RANGE, TE, TRAILER, TRANSFER_ENCODING, UPGRADE,
-};
+use http::header::{ETAG, IF_RANGE, LAST_MODIFIED, RANGE};
 use http::{HeaderMap, HeaderValue, StatusCode};
 use url::Url;
 
-use super::guard::{find_guard_error, GuardError, HostKind};
-use super::manifest::describe;
+use super::client::{CrossOrigin, OriginBody, TransportError};
+use super::guard::{GuardError, HostKind};
+use super::headers::{content_range, declared_length};
+pub use super::headers::request_headers;
+use super::retry::Retries;
 use super::{redact_url, redact_url_str, OriginClient};
 use crate::error::{Code, HasCode};
 
@@ -57,8 +58,7 @@ impl FileRequest {
 /// Why a file could not be delivered. Every message names the URL without its query string; header values
 /// never appear. Codes: a refused host is `origin_not_allowed`; a bad URL, bad header or wrong size is
 /// `invalid_manifest` (the manifest misdescribes the file); a bad window is `internal` (a caller bug);
-/// everything else the origin did is `manifest_unavailable` (502, the contract's code for an unusable
-/// origin).
+/// everything else the origin did is `file_unavailable` (502).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum FetchError {
@@ -169,46 +169,9 @@ impl HasCode for FetchError {
             FetchError::BadWindow { .. } => Code::Internal,
             FetchError::Status { .. }
             | FetchError::Transport { .. }
-            | FetchError::Changed { .. } => Code::ManifestUnavailable,
+            | FetchError::Changed { .. } => Code::FileUnavailable,
         }
     }
-}
-
-/// Headers zipper sets or that would change the bytes or the framing; the manifest may not set them.
-const RESERVED: [HeaderName; 11] = [
-    HOST,
-    RANGE,
-    IF_RANGE,
-    CONTENT_LENGTH,
-    TRANSFER_ENCODING,
-    CONNECTION,
-    TE,
-    UPGRADE,
-    EXPECT,
-    TRAILER,
-    // No decompression is done, so a compressed answer would end up in the archive as is.
-    ACCEPT_ENCODING,
-];
-
-/// Validates `req`'s extra headers into a map. The service can call this before the first byte is sent,
-/// so that a bad header answers with an error instead of a broken download.
-pub fn request_headers(req: &FileRequest) -> Result<HeaderMap, FetchError> {
-    let mut map = HeaderMap::with_capacity(req.headers.len());
-    for (name, value) in &req.headers {
-        let bad = |reason| FetchError::BadHeader {
-            url: redact_url_str(&req.url),
-            name: name.clone(),
-            reason,
-        };
-        let header =
-            HeaderName::from_bytes(name.as_bytes()).map_err(|_| bad("not a valid name"))?;
-        if RESERVED.contains(&header) || header.as_str() == "keep-alive" {
-            return Err(bad("set by zipper, not allowed in a manifest"));
-        }
-        let value = HeaderValue::from_str(value).map_err(|_| bad("the value is not valid"))?;
-        map.append(header, value);
-    }
-    Ok(map)
 }
 
 /// Streams the bytes `[start, end)` of the file at `req.url`, pulled by the consumer.
@@ -267,15 +230,13 @@ struct Fetch {
     /// Cleared once the origin ignored or mangled a Range request.
     use_range: bool,
     attempts: u32,
-    /// Transient failures since the last progress.
-    failures: u32,
-    /// `pos` at the last transient failure.
-    progress_mark: u64,
+    /// Transient failures so far, against the retry policy.
+    retries: Retries,
 }
 
 /// The response being read.
 struct Body {
-    response: reqwest::Response,
+    body: OriginBody,
     /// Position of the next body byte.
     read_pos: u64,
     /// CRC-32 of the re-read part of the delivered prefix, while a full re-read passes over it.
@@ -285,8 +246,6 @@ struct Body {
 /// What one request attempt produced.
 enum Opened {
     Body(Body),
-    /// A cross-origin redirect was taken: send the request again to the new URL.
-    Redirected,
     /// The origin answered a Range request with a different range: try again without Range.
     RangeUnusable,
 }
@@ -326,7 +285,9 @@ impl Fetch {
                 url: shown.clone(),
                 source,
             })?;
+        let retries = client.settings().retry.start();
         Ok(Box::new(Fetch {
+            retries,
             client,
             url,
             shown,
@@ -342,8 +303,6 @@ impl Fetch {
             etag: None,
             use_range: true,
             attempts: 0,
-            failures: 0,
-            progress_mark: req.start,
         }))
     }
 
@@ -381,13 +340,12 @@ impl Fetch {
                 match self.open().await {
                     Ok(Opened::Body(body)) => self.body = Some(body),
                     Ok(Opened::RangeUnusable) => self.use_range = false,
-                    Ok(Opened::Redirected) => {}
                     Err(Failure::Fatal(e)) => return Err(e),
                     Err(Failure::Transient(e)) => self.back_off(e).await?,
                 }
                 continue;
             };
-            match body.response.chunk().await {
+            match body.body.chunk().await {
                 Ok(Some(chunk)) => {
                     if let Some(out) = self.take(chunk)? {
                         return Ok(Some(out));
@@ -481,31 +439,36 @@ impl Fetch {
         // meanwhile would be spliced from two versions, so re-read from 0 (the prefix CRC check covers it).
         let unguarded_resume = self.pos > self.start && self.validator.is_none();
         let want_range = self.use_range && (self.pos > 0 || partial_window) && !unguarded_resume;
-        let http = if self.headers.is_empty() {
-            self.client.http(HostKind::File)
-        } else {
-            self.client.http_files_with_headers()
-        };
-        let mut request = http.get(self.url.clone()).headers(self.headers.clone());
+        let mut headers = self.headers.clone();
         if want_range {
             let range = match stop {
                 Some(stop) if stop > self.pos => format!("bytes={}-{}", self.pos, stop - 1),
                 _ => format!("bytes={}-", self.pos),
             };
-            request = request.header(RANGE, range);
+            if let Ok(v) = HeaderValue::from_str(&range) {
+                headers.insert(RANGE, v);
+            }
             if let Some(validator) = &self.validator {
-                request = request.header(IF_RANGE, validator.clone());
+                headers.insert(IF_RANGE, validator.clone());
             }
         }
         self.attempts += 1;
-        let response = request
-            .send()
+        let response = self
+            .client
+            .get(
+                HostKind::File,
+                self.url.clone(),
+                headers,
+                CrossOrigin::DropHeaders,
+            )
             .await
             .map_err(|e| self.transport_failure(e))?;
-        let status = response.status();
-        if status.is_redirection() && !self.headers.is_empty() {
-            return self.cross_origin_redirect(&response);
+        if response.url.origin() != self.url.origin() && !self.headers.is_empty() {
+            // Followed to another origin without the manifest headers: later attempts go there directly.
+            self.url = response.url.clone();
+            self.headers = HeaderMap::new();
         }
+        let status = response.status;
         if !status.is_success() {
             let err = FetchError::Status {
                 url: self.shown.clone(),
@@ -521,17 +484,17 @@ impl Fetch {
                 Failure::Fatal(err)
             });
         }
-        let etag = response.headers().get(ETAG).cloned();
+        let etag = response.headers.get(ETAG).cloned();
         if let (Some(first), Some(now)) = (&self.etag, &etag) {
             if first != now {
                 return Err(Failure::Fatal(self.changed("its ETag changed")));
             }
         }
         if self.validator.is_none() && self.etag.is_none() {
-            self.remember_validators(response.headers());
+            self.remember_validators(&response.headers);
         }
         if status == StatusCode::PARTIAL_CONTENT {
-            let Some((first, declared)) = content_range(response.headers()) else {
+            let Some((first, declared)) = content_range(&response.headers) else {
                 tracing::debug!(url = %self.shown, "206 without a usable Content-Range; retrying without Range");
                 return Ok(Opened::RangeUnusable);
             };
@@ -543,7 +506,7 @@ impl Fetch {
                 self.check_declared(declared).map_err(Failure::Fatal)?;
             }
             return Ok(Opened::Body(Body {
-                response,
+                body: response.body,
                 read_pos: first,
                 verify: None,
             }));
@@ -553,45 +516,15 @@ impl Fetch {
             // The origin ignores ranges (or If-Range said the file changed; the prefix check will tell).
             self.use_range = false;
         }
-        if let Some(declared) = declared_length(response.headers()) {
+        if let Some(declared) = declared_length(&response.headers) {
             self.check_declared(declared).map_err(Failure::Fatal)?;
         }
         let verify = (self.pos > self.start).then(crc32fast::Hasher::new);
         Ok(Opened::Body(Body {
-            response,
+            body: response.body,
             read_pos: 0,
             verify,
         }))
-    }
-
-    /// A redirect to another origin, handed back by the client used for requests with manifest headers:
-    /// follow it from now on without those headers (they were meant for the first origin only).
-    fn cross_origin_redirect(&mut self, response: &reqwest::Response) -> Result<Opened, Failure> {
-        let target = response
-            .headers()
-            .get(http::header::LOCATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|loc| response.url().join(loc).ok());
-        let Some(target) = target else {
-            return Err(Failure::Fatal(FetchError::Status {
-                url: self.shown.clone(),
-                status: response.status(),
-                attempts: self.attempts,
-            }));
-        };
-        self.client
-            .guard()
-            .check_url(&target, HostKind::File)
-            .map_err(|refused| {
-                Failure::Fatal(FetchError::NotAllowed {
-                    url: redact_url(&target),
-                    source: refused,
-                })
-            })?;
-        tracing::debug!(from = %self.shown, to = %redact_url(&target), "cross-origin redirect: dropping manifest headers");
-        self.url = target;
-        self.headers = HeaderMap::new();
-        Ok(Opened::Redirected)
     }
 
     fn remember_validators(&mut self, headers: &HeaderMap) {
@@ -630,43 +563,31 @@ impl Fetch {
         }
     }
 
-    fn transport_failure(&self, err: reqwest::Error) -> Failure {
-        if let Some(refused) = find_guard_error(&err) {
-            return Failure::Fatal(FetchError::NotAllowed {
+    fn transport_failure(&self, err: TransportError) -> Failure {
+        match err {
+            TransportError::NotAllowed(refused) => Failure::Fatal(FetchError::NotAllowed {
                 url: self.shown.clone(),
-                source: refused.clone(),
-            });
-        }
-        let transient = err.is_connect()
-            || err.is_timeout()
-            || err.is_request()
-            || err.is_body()
-            || err.is_decode();
-        let e = FetchError::Transport {
-            url: self.shown.clone(),
-            attempts: self.attempts,
-            reason: describe(&err),
-        };
-        if transient {
-            Failure::Transient(e)
-        } else {
-            Failure::Fatal(e)
+                source: refused,
+            }),
+            TransportError::BadRedirect(status) => Failure::Fatal(FetchError::Status {
+                url: self.shown.clone(),
+                status,
+                attempts: self.attempts,
+            }),
+            other => Failure::Transient(FetchError::Transport {
+                url: self.shown.clone(),
+                attempts: self.attempts,
+                reason: other.to_string(),
+            }),
         }
     }
 
     /// Counts a transient failure; waits before the next attempt, or gives up with `err`.
     async fn back_off(&mut self, err: FetchError) -> Result<(), FetchError> {
-        if self.pos > self.progress_mark {
-            self.failures = 0;
-            self.progress_mark = self.pos;
-        }
-        self.failures += 1;
-        let settings = self.client.settings();
-        if self.failures > settings.retries {
+        let Some(delay) = self.retries.failed(self.pos) else {
             return Err(err);
-        }
-        let delay = settings.backoff(self.failures);
-        tracing::debug!(url = %self.shown, delivered = self.pos - self.start, retry = self.failures, ?delay, error = %err, "retrying file fetch");
+        };
+        tracing::debug!(url = %self.shown, delivered = self.pos - self.start, retry = self.retries.taken(), ?delay, error = %err, "retrying file fetch");
         tokio::time::sleep(delay).await;
         Ok(())
     }
@@ -682,75 +603,4 @@ impl Fetch {
 /// A chunk-relative offset (always within the chunk, which fits in memory).
 fn offset(x: u64) -> usize {
     usize::try_from(x).unwrap_or(usize::MAX)
-}
-
-/// `Content-Length` of a whole-body answer.
-fn declared_length(headers: &HeaderMap) -> Option<u64> {
-    headers
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|s| s.trim().parse().ok())
-}
-
-/// Parses `Content-Range: bytes first-last/total` into `(first, total)`; `total` is `None` for `*`.
-fn content_range(headers: &HeaderMap) -> Option<(u64, Option<u64>)> {
-    parse_content_range(headers.get(CONTENT_RANGE)?.to_str().ok()?)
-}
-
-fn parse_content_range(value: &str) -> Option<(u64, Option<u64>)> {
-    let rest = value.trim().strip_prefix("bytes ")?;
-    let (range, total) = rest.split_once('/')?;
-    let (first, last) = range.trim().split_once('-')?;
-    let first: u64 = first.trim().parse().ok()?;
-    let last: u64 = last.trim().parse().ok()?;
-    if last < first {
-        return None;
-    }
-    let total = match total.trim() {
-        "*" => None,
-        n => {
-            let n: u64 = n.parse().ok()?;
-            if last >= n {
-                return None;
-            }
-            Some(n)
-        }
-    };
-    Some((first, total))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn content_range_parsing() {
-        assert_eq!(parse_content_range("bytes 0-9/10"), Some((0, Some(10))));
-        assert_eq!(parse_content_range("bytes 5-9/*"), Some((5, None)));
-        assert_eq!(parse_content_range("bytes 5-4/10"), None);
-        assert_eq!(parse_content_range("bytes 5-10/10"), None);
-        assert_eq!(parse_content_range("bytes */10"), None);
-        assert_eq!(parse_content_range("items 0-1/2"), None);
-    }
-
-    #[test]
-    fn reserved_and_invalid_headers_are_refused_without_their_values() {
-        let mut req = FileRequest::new("https://cdn.example.com/a?sig=secret");
-        req.headers = vec![("Authorization".into(), "Bearer x".into())];
-        assert_eq!(request_headers(&req).map(|m| m.len()).ok(), Some(1));
-        for (name, value) in [
-            ("Range", "bytes=0-"),
-            ("bad name", "v"),
-            ("X-A", "line\nbreak"),
-        ] {
-            req.headers = vec![(name.into(), value.into())];
-            let err = request_headers(&req).expect_err(name);
-            let text = err.to_string();
-            assert!(
-                !text.contains("secret") && !text.contains("bytes=0-"),
-                "{text}"
-            );
-            assert_eq!(err.code(), Code::InvalidManifest);
-        }
-    }
 }

@@ -4,15 +4,18 @@
 //! The address check runs where the connection is made: [`GuardedResolver`] filters every resolved address
 //! (so DNS rebinding cannot slip a private address past an earlier check), [`Guard::check_url`] covers hosts
 //! written as IP literals (which never reach a resolver) and the allowlists, and
-//! [`Guard::redirect_policy`] repeats the URL check on every redirect hop. This module must not perform
+//! [`Guard::check_redirect`] repeats the URL check on every redirect hop. This module must not perform
 //! requests itself, nor log header values or query strings.
 
 use std::error::Error as StdError;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-use reqwest::dns::{Addrs, Name, Resolve, Resolving};
-use reqwest::redirect::Policy;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use hyper_util::client::legacy::connect::dns::Name;
 use url::{Host, Url};
 
 use crate::error::{Code, HasCode};
@@ -395,46 +398,15 @@ impl Guard {
         }
     }
 
-    /// A redirect policy that follows at most `max_redirects` hops and runs [`Guard::check_url`] on each
-    /// target.
-    pub fn redirect_policy(&self, kind: HostKind) -> Policy {
-        let guard = self.clone();
-        Policy::custom(move |attempt| {
-            // `previous` holds the original URL and every hop so far.
-            if attempt.previous().len() > guard.max_redirects {
-                let max = guard.max_redirects;
-                return attempt.error(GuardError::TooManyRedirects { max });
-            }
-            match guard.check_url(attempt.url(), kind) {
-                Ok(()) => attempt.follow(),
-                Err(refused) => attempt.error(refused),
-            }
-        })
-    }
-
-    /// Like [`Self::redirect_policy`], but a redirect to another origin (scheme, host or port) is not
-    /// followed: the 3xx response is handed back, so the caller can follow it without the request's extra
-    /// headers (reqwest itself keeps custom headers across hosts and strips only `Authorization` and
-    /// cookies).
-    pub fn same_origin_redirect_policy(&self, kind: HostKind) -> Policy {
-        let guard = self.clone();
-        Policy::custom(move |attempt| {
-            if attempt.previous().len() > guard.max_redirects {
-                let max = guard.max_redirects;
-                return attempt.error(GuardError::TooManyRedirects { max });
-            }
-            let same_origin = attempt
-                .previous()
-                .last()
-                .is_some_and(|prev| prev.origin() == attempt.url().origin());
-            if !same_origin {
-                return attempt.stop();
-            }
-            match guard.check_url(attempt.url(), kind) {
-                Ok(()) => attempt.follow(),
-                Err(refused) => attempt.error(refused),
-            }
-        })
+    /// Checks redirect hop number `hop` (1-based) to `target`: at most `max_redirects` hops, each target
+    /// passing [`Guard::check_url`].
+    pub fn check_redirect(&self, hop: usize, target: &Url, kind: HostKind) -> Result<(), GuardError> {
+        if hop > self.max_redirects {
+            return Err(GuardError::TooManyRedirects {
+                max: self.max_redirects,
+            });
+        }
+        self.check_url(target, kind)
     }
 
     /// The DNS resolver that drops refused addresses.
@@ -445,15 +417,28 @@ impl Guard {
     }
 }
 
-/// A [`Resolve`] that uses the system resolver and drops refused addresses; a host with no allowed address
-/// fails with [`GuardError::PrivateAddress`].
+/// The resolver of the origin connector (a `tower` service over host names): uses the system resolver and
+/// drops refused addresses; a host with no allowed address fails with [`GuardError::PrivateAddress`].
 #[derive(Debug, Clone)]
 pub struct GuardedResolver {
     guard: Guard,
 }
 
-impl Resolve for GuardedResolver {
-    fn resolve(&self, name: Name) -> Resolving {
+/// The addresses a [`GuardedResolver`] allows.
+pub type Addrs = std::vec::IntoIter<SocketAddr>;
+
+type Resolving = Pin<Box<dyn Future<Output = Result<Addrs, Box<dyn StdError + Send + Sync>>> + Send>>;
+
+impl tower_service::Service<Name> for GuardedResolver {
+    type Response = Addrs;
+    type Error = Box<dyn StdError + Send + Sync>;
+    type Future = Resolving;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, name: Name) -> Self::Future {
         let guard = self.guard.clone();
         let host = name.as_str().to_string();
         Box::pin(async move {
@@ -474,12 +459,12 @@ impl Resolve for GuardedResolver {
                     return Err(Box::new(e) as Box<dyn StdError + Send + Sync>);
                 }
             }
-            Ok(Box::new(allowed.into_iter()) as Addrs)
+            Ok(allowed.into_iter())
         })
     }
 }
 
-/// Finds a [`GuardError`] in an error's source chain (reqwest wraps resolver and redirect-policy errors),
+/// Finds a [`GuardError`] in an error's source chain (the connector wraps resolver errors),
 /// looking inside `io::Error`s too.
 pub fn find_guard_error<'a>(err: &'a (dyn StdError + 'static)) -> Option<&'a GuardError> {
     let mut current: Option<&'a (dyn StdError + 'static)> = Some(err);

@@ -13,7 +13,8 @@ use http::header::ACCEPT;
 use http::{HeaderMap, HeaderValue, StatusCode};
 use url::Url;
 
-use super::guard::{find_guard_error, GuardError, HostKind};
+use super::client::{CrossOrigin, TransportError};
+use super::guard::{GuardError, HostKind};
 use super::{redact_url, redact_url_str, OriginClient};
 use crate::error::{Code, HasCode};
 
@@ -159,7 +160,7 @@ async fn fetch_with_retries(
     mut headers: HeaderMap,
 ) -> Result<Bytes, ManifestFetchError> {
     headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
-    let settings = client.settings();
+    let mut retries = client.settings().retry.start();
     let mut attempts = 0u32;
     loop {
         attempts += 1;
@@ -167,10 +168,9 @@ async fn fetch_with_retries(
             Ok(body) => return Ok(body),
             Err(Attempt::Fail(e)) => return Err(e),
             Err(Attempt::Retry(e)) => {
-                if attempts > settings.retries {
+                let Some(delay) = retries.failed(0) else {
                     return Err(e);
-                }
-                let delay = settings.backoff(attempts);
+                };
                 tracing::debug!(url = %shown, attempt = attempts, ?delay, error = %e, "retrying manifest fetch");
                 tokio::time::sleep(delay).await;
             }
@@ -185,33 +185,37 @@ async fn attempt(
     headers: &HeaderMap,
     attempts: u32,
 ) -> Result<Bytes, Attempt> {
-    let transport = |e: reqwest::Error| -> Attempt {
-        if let Some(refused) = find_guard_error(&e) {
-            return Attempt::Fail(ManifestFetchError::NotAllowed {
+    let transport = |e: TransportError| -> Attempt {
+        match e {
+            TransportError::NotAllowed(refused) => Attempt::Fail(ManifestFetchError::NotAllowed {
                 url: shown.to_string(),
-                source: refused.clone(),
-            });
-        }
-        let retry = e.is_connect() || e.is_request() || e.is_body() || e.is_timeout();
-        let err = ManifestFetchError::Transport {
-            url: shown.to_string(),
-            attempts,
-            reason: describe(&e),
-        };
-        if retry {
-            Attempt::Retry(err)
-        } else {
-            Attempt::Fail(err)
+                source: refused,
+            }),
+            other => {
+                let retry = other.is_transient();
+                let err = ManifestFetchError::Transport {
+                    url: shown.to_string(),
+                    attempts,
+                    reason: other.to_string(),
+                };
+                if retry {
+                    Attempt::Retry(err)
+                } else {
+                    Attempt::Fail(err)
+                }
+            }
         }
     };
     let mut response = client
-        .http(HostKind::Callback)
-        .get(url.clone())
-        .headers(headers.clone())
-        .send()
+        .get(
+            HostKind::Callback,
+            url.clone(),
+            headers.clone(),
+            CrossOrigin::KeepHeaders,
+        )
         .await
         .map_err(transport)?;
-    let status = response.status();
+    let status = response.status;
     let url = shown.to_string();
     match status {
         s if s.is_success() => {}
@@ -240,14 +244,14 @@ async fn attempt(
             limit,
         })
     };
-    let declared = response.content_length();
+    let declared = super::headers::declared_length(&response.headers);
     if declared.is_some_and(|len| len > limit) {
         return Err(too_large());
     }
     // Never reserve more than the cap, nor more than a modest guess when the length is unknown.
     let reserve = declared.unwrap_or(64 * 1024).min(limit);
     let mut body = BytesMut::with_capacity(usize::try_from(reserve).unwrap_or(0));
-    while let Some(chunk) = response.chunk().await.map_err(transport)? {
+    while let Some(chunk) = response.body.chunk().await.map_err(transport)? {
         let total = u64::try_from(body.len() + chunk.len()).unwrap_or(u64::MAX);
         if total > limit {
             return Err(too_large());
@@ -255,32 +259,4 @@ async fn attempt(
         body.extend_from_slice(&chunk);
     }
     Ok(body.freeze())
-}
-
-/// A short description of a reqwest error: its kind and its causes, without the URL.
-pub(crate) fn describe(err: &reqwest::Error) -> String {
-    let kind = if err.is_timeout() {
-        "timed out"
-    } else if err.is_connect() {
-        "could not connect"
-    } else if err.is_body() || err.is_decode() {
-        "the response body broke off"
-    } else if err.is_redirect() {
-        "redirect failed"
-    } else {
-        "the request failed"
-    };
-    let mut text = kind.to_string();
-    let mut source = std::error::Error::source(err);
-    let mut depth = 0;
-    while let Some(cause) = source {
-        if depth >= 8 {
-            break;
-        }
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-        depth += 1;
-    }
-    text
 }

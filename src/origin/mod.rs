@@ -2,7 +2,10 @@
 //!
 //! - [`guard`] decides which hosts and addresses zipper may connect to (allowlists, private networks,
 //!   redirect hops); the check runs on the resolved address at connect time and on every redirect.
-//! - [`client`] builds the one [`OriginClient`] (connection pool, timeouts, `User-Agent`, the guard).
+//! - [`client`] builds the one [`OriginClient`] (connection pool, bounded reads, timeouts, the minimum
+//!   rate, redirects, `User-Agent`, the guard).
+//! - [`retry`] is the one retry rule of manifest and file fetches ([`RetryPolicy`]).
+//! - [`headers`] validates a manifest's request headers and reads the size headers of responses.
 //! - [`manifest`] fetches a manifest's bytes from the callback URL (CONTRACT.md §2); it does not parse them.
 //! - [`files`] fetches one origin file as a pulled stream of bytes, with retries, resume and size checks
 //!   (CONTRACT.md §5).
@@ -15,9 +18,12 @@ use std::time::Duration;
 pub mod client;
 pub mod files;
 pub mod guard;
+pub mod headers;
 pub mod manifest;
+pub mod retry;
 
 pub use client::OriginClient;
+pub use retry::RetryPolicy;
 pub use files::{fetch_file, FetchError, FileRequest};
 pub use guard::{GuardError, HostAllowlist};
 pub use manifest::{fetch_manifest, ManifestFetchError};
@@ -30,12 +36,8 @@ pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_MANIFEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default cap on a manifest body (CONTRACT.md §2: 32 MiB).
 pub const DEFAULT_MANIFEST_MAX_BYTES: u64 = 32 * 1024 * 1024;
-/// Default number of retries after the first attempt (CONTRACT.md §5).
-pub const DEFAULT_RETRIES: u32 = 3;
-/// Default first backoff delay; each further retry doubles it (CONTRACT.md §5).
-pub const DEFAULT_BACKOFF_BASE: Duration = Duration::from_millis(100);
-/// The longest single backoff delay, whatever the retry count.
-pub const MAX_BACKOFF: Duration = Duration::from_secs(10);
+/// Default minimum origin body rate, averaged over each read-timeout window (CONTRACT.md §6).
+pub const DEFAULT_MIN_RATE: u64 = 1024;
 /// Default maximum number of redirects followed per request (CONTRACT.md §2, §6).
 pub const DEFAULT_MAX_REDIRECTS: usize = 5;
 
@@ -51,11 +53,11 @@ pub struct OriginSettings {
     pub manifest_timeout: Duration,
     /// The largest manifest body accepted, in bytes.
     pub manifest_max_bytes: u64,
-    /// Retries after a transient failure (connect error, 5xx, reset). A file fetch that delivered new bytes
-    /// since its last failure starts counting again.
-    pub retries: u32,
-    /// First backoff delay; retry `n` waits `backoff_base * 2^(n-1)`, at most [`MAX_BACKOFF`].
-    pub backoff_base: Duration,
+    /// The least an origin body must deliver per second, averaged over each `read_timeout` window; 0
+    /// disables the check.
+    pub min_rate_bytes_per_sec: u64,
+    /// When and how often failed requests are tried again.
+    pub retry: RetryPolicy,
     /// Redirects followed per request; each hop is checked by [`guard`].
     pub max_redirects: usize,
     /// Allow private, loopback, link-local, unique-local, CGNAT, multicast, unspecified and metadata
@@ -74,27 +76,13 @@ impl Default for OriginSettings {
             read_timeout: DEFAULT_READ_TIMEOUT,
             manifest_timeout: DEFAULT_MANIFEST_TIMEOUT,
             manifest_max_bytes: DEFAULT_MANIFEST_MAX_BYTES,
-            retries: DEFAULT_RETRIES,
-            backoff_base: DEFAULT_BACKOFF_BASE,
+            min_rate_bytes_per_sec: DEFAULT_MIN_RATE,
+            retry: RetryPolicy::default(),
             max_redirects: DEFAULT_MAX_REDIRECTS,
             allow_private_networks: false,
             callback_hosts: HostAllowlist::any(),
             file_hosts: HostAllowlist::any(),
         }
-    }
-}
-
-impl OriginSettings {
-    /// The delay before retry number `retry` (1-based): `backoff_base * 2^(retry-1)`, capped at
-    /// [`MAX_BACKOFF`].
-    pub fn backoff(&self, retry: u32) -> Duration {
-        let factor = 1u32
-            .checked_shl(retry.saturating_sub(1))
-            .unwrap_or(u32::MAX);
-        self.backoff_base
-            .checked_mul(factor)
-            .unwrap_or(MAX_BACKOFF)
-            .min(MAX_BACKOFF)
     }
 }
 
@@ -120,15 +108,6 @@ pub fn redact_url_str(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn backoff_doubles_and_is_capped() {
-        let s = OriginSettings::default();
-        assert_eq!(s.backoff(1), Duration::from_millis(100));
-        assert_eq!(s.backoff(2), Duration::from_millis(200));
-        assert_eq!(s.backoff(3), Duration::from_millis(400));
-        assert_eq!(s.backoff(40), MAX_BACKOFF);
-    }
 
     #[test]
     fn redaction_drops_credentials_query_and_fragment() {

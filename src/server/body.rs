@@ -6,8 +6,10 @@
 //!
 //! A stall watchdog covers clients that stop taking data without a socket write ever blocking (an HTTP/2
 //! client that never opens its flow-control window): once the body has had data ready and has not been
-//! polled for the write timeout, the download's fetches are cancelled, its slot is freed and the next poll
-//! (if any) fails. Time spent waiting for the origin does not count.
+//! polled for the write timeout, the download's fetches are cancelled, its archive stream is dropped (its
+//! buffered chunks return to the memory budget and its origin connections close), its slot is freed, the
+//! connection is told (it closes once every stream it carries is stalled, which resets them), and the next
+//! poll (if any) fails. Time spent waiting for the origin does not count.
 
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -21,24 +23,30 @@ use http_body::{Frame, SizeHint};
 use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::CancellationToken;
 
+use super::listener::ConnState;
 use crate::metrics::Metrics;
 use crate::zipstream::BoxError;
 
 /// A body over a stream of archive chunks.
 pub struct ZipBody<S> {
-    stream: Pin<Box<S>>,
     size: Option<u64>,
     sent: u64,
     outcome: Outcome,
     metrics: Arc<Metrics>,
     label: String,
-    watch: Arc<Watched>,
+    watch: Arc<Watched<S>>,
     epoch: Instant,
     cancel: CancellationToken,
 }
 
 /// What the body shares with its stall watchdog.
-struct Watched {
+struct Watched<S> {
+    /// The archive stream; taken (dropped) by the watchdog on a stall.
+    stream: Mutex<Option<Pin<Box<S>>>>,
+    /// The connection the download runs on, told about a stall.
+    conn: Option<Arc<ConnState>>,
+    /// Set once the watchdog has declared a stall.
+    stalled: AtomicBool,
     /// Milliseconds since `epoch` of the last poll that returned data.
     last_ready_ms: AtomicU64,
     /// Whether the body's last poll returned data (the client's turn) rather than pending (the origin's).
@@ -47,10 +55,29 @@ struct Watched {
     slot: Mutex<Option<OwnedSemaphorePermit>>,
 }
 
-impl Watched {
-    fn free_slot(&self) {
+impl<S> Watched<S> {
+    /// Releases everything the download holds: fetches, buffered chunks, origin connections, its slot.
+    fn stall(&self, cancel: &CancellationToken) {
+        cancel.cancel();
+        let stream = self.stream.lock().ok().and_then(|mut s| s.take());
+        drop(stream);
         if let Ok(mut slot) = self.slot.lock() {
             slot.take();
+        }
+        if !self.stalled.swap(true, Ordering::SeqCst) {
+            if let Some(conn) = &self.conn {
+                conn.stream_stalled();
+            }
+        }
+    }
+}
+
+impl<S> Drop for Watched<S> {
+    fn drop(&mut self) {
+        if self.stalled.load(Ordering::SeqCst) {
+            if let Some(conn) = &self.conn {
+                conn.stalled_stream_ended();
+            }
         }
     }
 }
@@ -62,6 +89,8 @@ pub struct StallGuard {
     pub timeout: Duration,
     /// Cancelled on a stall: the download's fetches listen to it.
     pub cancel: CancellationToken,
+    /// The connection the download runs on (absent in unit tests).
+    pub conn: Option<Arc<ConnState>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,7 +102,7 @@ enum Outcome {
 
 impl<S, E> ZipBody<S>
 where
-    S: Stream<Item = Result<Bytes, E>> + Send,
+    S: Stream<Item = Result<Bytes, E>> + Send + 'static,
     E: std::fmt::Display,
 {
     /// A body of exactly `size` bytes when known. `label` names the download in logs (never a secret).
@@ -88,6 +117,9 @@ where
     ) -> Self {
         metrics.active_downloads.fetch_add(1, Ordering::Relaxed);
         let watch = Arc::new(Watched {
+            stream: Mutex::new(Some(Box::pin(stream))),
+            conn: stall.conn.clone(),
+            stalled: AtomicBool::new(false),
             last_ready_ms: AtomicU64::new(0),
             waiting_on_client: AtomicBool::new(false),
             slot: Mutex::new(slot),
@@ -95,7 +127,6 @@ where
         let epoch = Instant::now();
         spawn_watchdog(Arc::downgrade(&watch), epoch, stall.clone(), label.clone());
         ZipBody {
-            stream: Box::pin(stream),
             size,
             sent: 0,
             outcome: Outcome::Running,
@@ -118,8 +149,8 @@ where
 
 /// Watches one body until it is dropped: cancels the download once data has waited for the client longer
 /// than the timeout.
-fn spawn_watchdog(
-    watch: std::sync::Weak<Watched>,
+fn spawn_watchdog<S: Send + 'static>(
+    watch: std::sync::Weak<Watched<S>>,
     epoch: Instant,
     stall: StallGuard,
     label: String,
@@ -136,8 +167,7 @@ fn spawn_watchdog(
             let idle = now.saturating_sub(w.last_ready_ms.load(Ordering::Relaxed));
             if w.waiting_on_client.load(Ordering::Relaxed) && idle > limit {
                 tracing::warn!(download = %label, idle_ms = idle, "client stopped taking data: download cancelled");
-                stall.cancel.cancel();
-                w.free_slot();
+                w.stall(&stall.cancel);
                 return;
             }
         }
@@ -146,7 +176,7 @@ fn spawn_watchdog(
 
 impl<S, E> http_body::Body for ZipBody<S>
 where
-    S: Stream<Item = Result<Bytes, E>> + Send,
+    S: Stream<Item = Result<Bytes, E>> + Send + 'static,
     E: std::fmt::Display,
 {
     type Data = Bytes;
@@ -166,7 +196,17 @@ where
             )));
         }
         // (When the stream ends exactly at the declared length, `Completed` is set with the last chunk.)
-        match self.stream.as_mut().poll_next(cx) {
+        let polled = match self.watch.stream.lock() {
+            Ok(mut guard) => guard.as_mut().map(|s| s.as_mut().poll_next(cx)),
+            Err(_) => None,
+        };
+        let Some(polled) = polled else {
+            self.outcome = Outcome::Failed;
+            return Poll::Ready(Some(Err(
+                "download cancelled: the client stopped taking data".into(),
+            )));
+        };
+        match polled {
             Poll::Ready(Some(Ok(chunk))) => {
                 self.mark(true);
                 self.sent += chunk.len() as u64;
@@ -241,6 +281,7 @@ mod tests {
         let stall = StallGuard {
             timeout: Duration::from_millis(100),
             cancel: cancel.clone(),
+            conn: None,
         };
         let mut body = ZipBody::new(
             endless(),
@@ -256,6 +297,10 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(400)).await;
         assert!(cancel.is_cancelled(), "fetches cancelled");
         assert_eq!(slots.available_permits(), 1, "slot freed");
+        assert!(
+            body.watch.stream.lock().expect("lock").is_none(),
+            "the archive stream (and what it buffers) is dropped"
+        );
         // If the client comes back, the download fails rather than continuing.
         assert!(body.frame().await.expect("frame").is_err());
     }
@@ -268,6 +313,7 @@ mod tests {
         let stall = StallGuard {
             timeout: Duration::from_millis(100),
             cancel: cancel.clone(),
+            conn: None,
         };
         // An origin that answers after 400 ms.
         let slow = stream::once(async {

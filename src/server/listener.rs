@@ -2,15 +2,23 @@
 //! request-header timeout, the client idle-write timeout, and graceful shutdown (stop accepting, let
 //! connections finish, then drop what remains).
 //!
+//! Bounds, for both protocols alike (CONTRACT.md §6): at most `max_connections` open client connections
+//! (more are closed at once); a connection with no request in progress for the header timeout is closed
+//! (an HTTP/2 client that sent its preface and nothing else included); a connection whose every stream has
+//! stalled (see [`super::body`]) is closed, which resets its streams; at most `h2_max_streams` streams per
+//! HTTP/2 connection. Buffer sizes: hyper's HTTP/1 write queue is capped at [`H1_MAX_BUF`], so it asks the
+//! body for more only when little is queued (the memory budget counts what is queued).
+//!
 //! An accept error is logged and retried after a pause; it never ends the server. This module knows nothing
 //! of zip or links: it hands each request to the service function it was given.
 
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{Request, Response};
@@ -20,8 +28,10 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use http_body::{Frame, SizeHint};
+use http_body_util::BodyExt;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{watch, Notify, Semaphore};
 
 use crate::zipstream::BoxError;
 
@@ -35,13 +45,119 @@ const H2_KEEP_ALIVE: Duration = Duration::from_secs(20);
 /// length, which is also shorter than any HTTP/1 request line worth serving.
 const FIRST_BYTES: u64 = 24;
 
-/// Timeouts of a listener.
+/// hyper's HTTP/1 buffer limit: request heads up to this size, and the write queue it keeps before it
+/// stops asking the body for data.
+const H1_MAX_BUF: usize = 64 * 1024;
+
+/// Timeouts and bounds of a listener.
 #[derive(Debug, Clone, Copy)]
 pub struct ListenerLimits {
-    /// Time allowed for a client to send its request headers.
+    /// Time allowed for a client to send its request headers; also the longest a connection may stay open
+    /// with no request in progress.
     pub header_timeout: Duration,
     /// Time a client may leave a write pending (not reading) before the connection is dropped.
     pub write_timeout: Duration,
+    /// Open client connections at most.
+    pub max_connections: usize,
+    /// Concurrent streams per HTTP/2 connection.
+    pub h2_max_streams: u32,
+}
+
+/// What one connection's requests share with its task: how many responses are alive, how many of them
+/// have stalled, and since when it has been idle.
+#[derive(Debug)]
+pub struct ConnState {
+    active: AtomicUsize,
+    stalled: AtomicUsize,
+    /// Milliseconds since `epoch` when the last response ended (or the connection opened).
+    idle_since_ms: AtomicU64,
+    epoch: Instant,
+    wake: Notify,
+}
+
+impl ConnState {
+    fn new() -> ConnState {
+        ConnState {
+            active: AtomicUsize::new(0),
+            stalled: AtomicUsize::new(0),
+            idle_since_ms: AtomicU64::new(0),
+            epoch: Instant::now(),
+            wake: Notify::new(),
+        }
+    }
+
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    fn request_started(&self) {
+        self.active.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn response_ended(&self) {
+        if self.active.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.idle_since_ms.store(self.now_ms(), Ordering::SeqCst);
+        }
+        self.wake.notify_one();
+    }
+
+    /// A download on this connection stalled (its client stopped taking data).
+    pub fn stream_stalled(&self) {
+        self.stalled.fetch_add(1, Ordering::SeqCst);
+        self.wake.notify_one();
+    }
+
+    /// A stalled download's body was dropped.
+    pub fn stalled_stream_ended(&self) {
+        self.stalled.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// Whether the connection only carries stalled streams.
+    fn all_stalled(&self) -> bool {
+        let stalled = self.stalled.load(Ordering::SeqCst);
+        stalled > 0 && stalled >= self.active.load(Ordering::SeqCst)
+    }
+
+    /// How long the connection has had no request in progress (zero while one is).
+    fn idle_for(&self) -> Duration {
+        if self.active.load(Ordering::SeqCst) > 0 {
+            return Duration::ZERO;
+        }
+        let since = self.idle_since_ms.load(Ordering::SeqCst);
+        Duration::from_millis(self.now_ms().saturating_sub(since))
+    }
+}
+
+/// A response body that tells its connection when it ends (is dropped).
+struct Tracked {
+    inner: Body,
+    conn: Arc<ConnState>,
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        self.conn.response_ended();
+    }
+}
+
+impl http_body::Body for Tracked {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
 }
 
 /// Serves `listener` with `service` until `shutdown` turns true, then waits up to `grace` for open
@@ -60,14 +176,19 @@ pub async fn run<S, F>(
     builder
         .http1()
         .timer(TokioTimer::new())
+        .max_buf_size(H1_MAX_BUF)
         .header_read_timeout(limits.header_timeout);
     builder
         .http2()
         .timer(TokioTimer::new())
+        .max_concurrent_streams(limits.h2_max_streams.max(1))
         .keep_alive_interval(Some(H2_KEEP_ALIVE))
         .keep_alive_timeout(H2_KEEP_ALIVE);
     let builder = Arc::new(builder);
     let graceful = GracefulShutdown::new();
+    let open = Arc::new(Semaphore::new(
+        limits.max_connections.clamp(1, Semaphore::MAX_PERMITS),
+    ));
     loop {
         let accepted = tokio::select! {
             _ = shutdown.wait_for(|s| *s) => break,
@@ -81,20 +202,34 @@ pub async fn run<S, F>(
                 continue;
             }
         };
+        let Ok(permit) = Arc::clone(&open).try_acquire_owned() else {
+            tracing::warn!(
+                max = limits.max_connections,
+                "too many open client connections: connection closed"
+            );
+            drop(stream);
+            continue;
+        };
         let _ = stream.set_nodelay(true);
         let io = TokioIo::new(ClientIo::new(stream, limits));
         let svc = service.clone();
-        let hyper_service = hyper::service::service_fn(move |req| {
+        let state = Arc::new(ConnState::new());
+        let conn_state = Arc::clone(&state);
+        let hyper_service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
+            conn_state.request_started();
+            req.extensions_mut().insert(Arc::clone(&conn_state));
             let fut = svc(req);
-            async move { Ok::<_, std::convert::Infallible>(fut.await) }
+            let conn = Arc::clone(&conn_state);
+            async move {
+                let res = fut.await;
+                Ok::<_, std::convert::Infallible>(
+                    res.map(|inner| BodyExt::boxed_unsync(Tracked { inner, conn })),
+                )
+            }
         });
         let conn = builder.serve_connection_with_upgrades(io, hyper_service);
         let conn = graceful.watch(conn.into_owned());
-        tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!(error = %e, "connection ended with an error");
-            }
-        });
+        tokio::spawn(drive(conn, state, limits.header_timeout, permit));
     }
     drop(listener);
     if tokio::time::timeout(grace, graceful.shutdown())
@@ -105,6 +240,39 @@ pub async fn run<S, F>(
             grace_secs = grace.as_secs(),
             "grace period over: dropping open connections"
         );
+    }
+}
+
+/// Runs one connection until it ends, it has been idle (no request in progress) for `idle`, or every
+/// stream it carries has stalled; then drops it (closing the socket).
+async fn drive<C, E>(conn: C, state: Arc<ConnState>, idle: Duration, _permit: tokio::sync::OwnedSemaphorePermit)
+where
+    C: Future<Output = Result<(), E>>,
+    E: std::fmt::Display,
+{
+    let tick = (idle / 4).clamp(Duration::from_millis(20), Duration::from_secs(1));
+    let mut conn = std::pin::pin!(conn);
+    loop {
+        tokio::select! {
+            ended = conn.as_mut() => {
+                if let Err(e) = ended {
+                    tracing::debug!(error = %e, "connection ended with an error");
+                }
+                return;
+            }
+            _ = state.wake.notified() => {
+                if state.all_stalled() {
+                    tracing::debug!("every stream of the connection stalled: closing it");
+                    return;
+                }
+            }
+            _ = tokio::time::sleep(tick) => {
+                if state.idle_for() >= idle {
+                    tracing::debug!("no request within the header timeout: closing the connection");
+                    return;
+                }
+            }
+        }
     }
 }
 

@@ -7,8 +7,11 @@
 //! it must not parse links, manifests or zip records itself.
 
 pub mod admin;
+pub mod archive;
 pub mod body;
+pub mod download;
 pub mod listener;
+pub mod ranged;
 pub mod service;
 
 use std::net::SocketAddr;
@@ -25,6 +28,7 @@ use crate::config::Config;
 use crate::core::keys::KeySet;
 use crate::core::link::LinkPolicy;
 use crate::core::manifest::ManifestLimits;
+use crate::budget::Budget;
 use crate::crc_cache::{CrcCache, CrcReads};
 use crate::metrics::Metrics;
 use crate::origin::{OriginClient, OriginSettings};
@@ -44,6 +48,8 @@ pub struct AppState {
     pub prefetch: PrefetchLimits,
     /// Concurrent download slots.
     pub downloads: Arc<Semaphore>,
+    /// The process-wide memory budget every download's buffers count against.
+    pub budget: Budget,
     /// The metrics registry.
     pub metrics: Arc<Metrics>,
     /// CRCs learnt from full reads, for cheap resumes.
@@ -58,6 +64,9 @@ pub struct AppState {
 
 /// Whole-file reads for missing CRCs running at once, across all downloads.
 const CRC_READS_AT_ONCE: usize = 16;
+
+/// Whole-file reads for missing CRCs registered at once (running or waiting); more are refused.
+const CRC_READS_PENDING: usize = 1024;
 
 /// The system clock in Unix seconds.
 pub fn system_clock() -> i64 {
@@ -89,9 +98,10 @@ impl AppState {
             downloads: Arc::new(Semaphore::new(
                 config.max_concurrent_downloads.min(Semaphore::MAX_PERMITS),
             )),
+            budget: Budget::new(crate::budget::DEFAULT_BUDGET),
             metrics: Arc::new(Metrics::default()),
             crc_cache: CrcCache::new(config.crc_cache_entries),
-            crc_reads: CrcReads::new(CRC_READS_AT_ONCE),
+            crc_reads: CrcReads::new(CRC_READS_AT_ONCE, CRC_READS_PENDING),
             clock: Arc::new(system_clock),
             client_write_timeout: config.client_write_timeout,
         })
@@ -99,11 +109,12 @@ impl AppState {
 }
 
 impl AppState {
-    /// A fresh stall guard for one download.
-    pub fn stall_guard(&self) -> body::StallGuard {
+    /// A fresh stall guard for one download on connection `conn`.
+    pub fn stall_guard(&self, conn: Option<Arc<listener::ConnState>>) -> body::StallGuard {
         body::StallGuard {
             timeout: self.client_write_timeout,
             cancel: tokio_util::sync::CancellationToken::new(),
+            conn,
         }
     }
 }
@@ -115,8 +126,12 @@ pub fn origin_settings(config: &Config) -> anyhow::Result<OriginSettings> {
         read_timeout: config.origin_read_timeout,
         manifest_timeout: config.manifest_timeout,
         manifest_max_bytes: config.manifest_max_bytes,
-        retries: config.origin_retries,
-        backoff_base: config.origin_retry_backoff,
+        min_rate_bytes_per_sec: crate::origin::DEFAULT_MIN_RATE,
+        retry: crate::origin::RetryPolicy {
+            retries: config.origin_retries,
+            backoff_base: config.origin_retry_backoff,
+            max_total: crate::origin::retry::DEFAULT_MAX_TOTAL,
+        },
         max_redirects: config.max_redirects,
         allow_private_networks: config.allow_private_networks,
         callback_hosts: config.callback_hosts.clone(),
@@ -136,7 +151,7 @@ pub struct ServerHandle {
     shutdown: watch::Sender<bool>,
     admin_shutdown: watch::Sender<bool>,
     public_task: JoinHandle<()>,
-    admin_task: JoinHandle<()>,
+    admin_done: tokio::sync::oneshot::Receiver<()>,
 }
 
 impl ServerHandle {
@@ -147,7 +162,7 @@ impl ServerHandle {
         let _ = self.shutdown.send(true);
         let _ = self.public_task.await;
         let _ = self.admin_shutdown.send(true);
-        let _ = self.admin_task.await;
+        let _ = self.admin_done.await;
     }
 
     /// Whether `/readyz` answers 200.
@@ -156,13 +171,24 @@ impl ServerHandle {
     }
 }
 
-/// Binds the listeners of `config` and starts serving; `state` is usually [`AppState::from_config`].
+/// Listen queue length of the public listener: a crowd connecting at once waits in the kernel instead of
+/// being refused.
+pub const LISTEN_BACKLOG: u32 = 4096;
+
+/// Open client connections on the public listener at most (file descriptors stay available).
+pub const MAX_CLIENT_CONNECTIONS: usize = 10_000;
+
+/// Concurrent streams per HTTP/2 client connection (CONTRACT.md §6).
+pub const H2_MAX_STREAMS: u32 = 100;
+
+/// Binds the listeners of `config` and starts serving; `state` is usually [`AppState::from_config`]. The
+/// admin listener runs on a thread and runtime of its own, so health checks answer while the public
+/// listener is saturated.
 pub async fn start(config: &Config, state: AppState) -> anyhow::Result<ServerHandle> {
-    let public = TcpListener::bind(config.listen)
-        .await
+    let public = bind_public(config.listen, LISTEN_BACKLOG)
         .with_context(|| format!("binding listen address {}", config.listen))?;
-    let admin = TcpListener::bind(config.admin_listen)
-        .await
+    let admin = std::net::TcpListener::bind(config.admin_listen)
+        .and_then(|l| l.set_nonblocking(true).map(|()| l))
         .with_context(|| format!("binding admin_listen address {}", config.admin_listen))?;
     let public_addr = public.local_addr()?;
     let admin_addr = admin.local_addr()?;
@@ -173,6 +199,8 @@ pub async fn start(config: &Config, state: AppState) -> anyhow::Result<ServerHan
     let limits = listener::ListenerLimits {
         header_timeout: config.request_header_timeout,
         write_timeout: config.client_write_timeout,
+        max_connections: MAX_CLIENT_CONNECTIONS,
+        h2_max_streams: H2_MAX_STREAMS,
     };
     let grace = config.shutdown_grace;
     let st = Arc::clone(&state);
@@ -187,13 +215,7 @@ pub async fn start(config: &Config, state: AppState) -> anyhow::Result<ServerHan
         metrics: Arc::clone(&state.metrics),
         ready: Arc::clone(&ready),
     };
-    let admin_task = tokio::spawn(listener::run(
-        admin,
-        limits,
-        move |req| admin::handle(admin_state.clone(), req),
-        admin_rx,
-        Duration::from_secs(1),
-    ));
+    let admin_done = spawn_admin(admin, limits, admin_state, admin_rx)?;
     tracing::info!(%public_addr, %admin_addr, "zipper listening");
     Ok(ServerHandle {
         public_addr,
@@ -203,8 +225,57 @@ pub async fn start(config: &Config, state: AppState) -> anyhow::Result<ServerHan
         shutdown,
         admin_shutdown,
         public_task,
-        admin_task,
+        admin_done,
     })
+}
+
+/// The public listener, with a listen queue of `backlog`.
+fn bind_public(addr: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(backlog)
+}
+
+/// Serves the admin routes on a thread with a single-threaded runtime of its own; the receiver resolves
+/// when it has stopped.
+fn spawn_admin(
+    listener: std::net::TcpListener,
+    limits: listener::ListenerLimits,
+    state: admin::AdminState,
+    shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<tokio::sync::oneshot::Receiver<()>> {
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the admin runtime")?;
+    std::thread::Builder::new()
+        .name("zipper-admin".into())
+        .spawn(move || {
+            runtime.block_on(async move {
+                match TcpListener::from_std(listener) {
+                    Ok(listener) => {
+                        listener::run(
+                            listener,
+                            limits,
+                            move |req| admin::handle(state.clone(), req),
+                            shutdown,
+                            Duration::from_secs(1),
+                        )
+                        .await;
+                    }
+                    Err(e) => tracing::error!(error = %e, "admin listener failed"),
+                }
+            });
+            let _ = done_tx.send(());
+        })
+        .context("starting the admin thread")?;
+    Ok(done_rx)
 }
 
 /// `zipper serve`: runs until SIGTERM or SIGINT, then drains and returns.

@@ -1,36 +1,35 @@
-//! The download route: link → manifest → plan → headers → body (whole archive, or one Range of it).
+//! The download route: link → admission → manifest → plan → headers → body (the whole archive from
+//! [`super::archive`], or one Range of it from [`super::ranged`]).
 //!
 //! Order of work follows the contract: the link is checked completely (shape, syntax, key, signature, time)
-//! before anything is fetched; then a concurrency slot is taken (or `503 overloaded`); then the signed
-//! manifest request; then validation and planning. Every failure before the first byte goes through
-//! [`error_response`], the one place that turns a typed error into a status and JSON body. After the first
-//! byte, failures abort the body (see [`super::body`]). This module moves data between the pure core and
-//! the origin client; it holds no format logic of its own.
+//! before anything is fetched; then the download is admitted (a concurrency slot and its memory floor, or
+//! `503 overloaded`); then the signed manifest request; then validation and planning; then the first
+//! file's answer. Every failure before the first byte goes through [`error_response`], the one place that
+//! turns a typed error into a status and JSON body. After the first byte, failures abort the body (see
+//! [`super::body`]). This module moves data between the pure core and the origin client; it holds no
+//! format logic of its own.
 
 use std::sync::Arc;
 
 use bytes::Bytes;
-use futures_util::{stream, Stream, StreamExt};
 use http::header::{self, HeaderValue};
 use http::{Method as HttpMethod, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Empty, Full};
 
 use super::body::ZipBody;
-use super::listener::Body;
+use super::download::Download;
+use super::listener::{Body, ConnState};
 use super::AppState;
 use crate::core::etag::archive_etag;
-use crate::core::layout::{
-    EntryKind as LayoutKind, EntrySpec, Method, Plan, PlanError, SegmentKind,
-};
-use crate::core::link::{self, LinkError};
+use crate::core::layout::{EntryKind as LayoutKind, EntrySpec, Method, Plan, PlanError};
+use crate::core::link::{self, LinkError, VerifiedLink};
 use crate::core::manifest::{self, Compression, EntryKind, FileSource, ManifestError};
 use crate::core::names::content_disposition;
 use crate::core::range::{self, RangeDecision};
 use crate::error::{json_body, Code, HasCode};
 use crate::metrics::Metrics;
-use crate::origin::{fetch_file, fetch_manifest, FetchError, FileRequest, ManifestFetchError};
-use crate::prefetch::prefetch_until;
-use crate::zipstream::{zip_stream_observed, BoxError, EntryBody, ZipStreamError};
+use crate::origin::{fetch_manifest, FetchError, FileRequest, ManifestFetchError};
+use crate::zipstream::BoxError;
 
 /// Everything that can answer a download request before its first byte.
 #[derive(Debug, thiserror::Error)]
@@ -62,6 +61,30 @@ pub enum RequestError {
     /// The Range starts past the end.
     #[error("range not satisfiable: the archive is {0} bytes")]
     RangeNotSatisfiable(u64),
+    /// The first file failed before any archive byte was sent.
+    #[error("{entry}: {message}")]
+    FirstFile {
+        /// The entry's name in the archive.
+        entry: String,
+        /// Why (the fetch error's message: URL without query, never a header value).
+        message: String,
+        /// Its code (`file_unavailable`, `origin_not_allowed`, `invalid_manifest`).
+        code: Code,
+    },
+}
+
+impl RequestError {
+    /// The error for a first file that failed before the head was sent.
+    pub fn first_file(entry: &str, err: BoxError) -> RequestError {
+        let code = err
+            .downcast_ref::<FetchError>()
+            .map_or(Code::FileUnavailable, HasCode::code);
+        RequestError::FirstFile {
+            entry: entry.to_string(),
+            message: err.to_string(),
+            code,
+        }
+    }
 }
 
 impl HasCode for RequestError {
@@ -75,6 +98,7 @@ impl HasCode for RequestError {
             RequestError::Manifest(_) | RequestError::Plan(_) => Code::InvalidManifest,
             RequestError::File(e) => e.code(),
             RequestError::RangeNotSatisfiable(_) => Code::RangeNotSatisfiable,
+            RequestError::FirstFile { code, .. } => *code,
         }
     }
 }
@@ -126,10 +150,11 @@ pub async fn handle<B>(state: Arc<AppState>, req: Request<B>) -> Response<Body> 
     }
 }
 
-/// One file entry's source and its index among the plan's entries.
-struct FileItem {
-    entry: usize,
-    source: FileSource,
+/// A validated manifest turned into a plan and its file sources.
+struct Planned {
+    plan: Arc<Plan>,
+    sources: Vec<(usize, FileSource)>,
+    filename: Option<String>,
 }
 
 async fn download<B>(
@@ -149,30 +174,110 @@ async fn download<B>(
     let parsed = link::parse_path(path)?;
     let now = (state.clock)();
     let verified = link::verify(&parsed, &state.keys, now, &state.link_policy)?;
+    let overloaded = || {
+        Metrics::inc(&state.metrics.overloaded);
+        RequestError::Overloaded
+    };
     let slot = Arc::clone(&state.downloads)
         .try_acquire_owned()
-        .map_err(|_| {
-            Metrics::inc(&state.metrics.overloaded);
-            RequestError::Overloaded
-        })?;
+        .map_err(|_| overloaded())?;
+    let budget = state.budget.admit().ok_or_else(overloaded)?;
 
-    let mut manifest_headers = http::HeaderMap::new();
+    let body = fetch_manifest(
+        &state.origin,
+        verified.callback(),
+        manifest_request_headers(state, &verified, now),
+    )
+    .await?;
+    let planned = plan(state, &body, &verified)?;
+    drop(body);
+    let filename = planned
+        .filename
+        .unwrap_or_else(|| verified.filename().to_string());
+    let label = format!(
+        "{}/{}",
+        verified.key_id(),
+        crate::origin::redact_url_str(verified.callback())
+    );
+    let dl = Arc::new(Download::new(
+        Arc::clone(state),
+        planned.plan,
+        planned.sources,
+        verified.key_id(),
+        budget,
+        label,
+    ));
+
+    let mut res = archive_head(&filename);
+    let total = dl.plan.total_len();
+    let etag = total.map(|_| {
+        archive_etag(
+            &dl.plan,
+            dl.files.iter().map(|f| f.source.url.as_str()),
+        )
+    });
+    let h = res.headers_mut();
+    if let (Some(total), Some(etag)) = (total, etag.as_deref()) {
+        h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+        if let Ok(v) = HeaderValue::from_str(etag) {
+            h.insert(header::ETAG, v);
+        }
+        h.insert(header::CONTENT_LENGTH, HeaderValue::from(total));
+    } else {
+        h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("none"));
+    }
+    let conn = req.extensions().get::<Arc<ConnState>>().cloned();
+    let stall = state.stall_guard(conn);
+    match (total, etag.as_deref(), requested_range(req, total, etag.as_deref())?) {
+        (Some(total), Some(_), Some((start, end))) => {
+            *res.status_mut() = StatusCode::PARTIAL_CONTENT;
+            let h = res.headers_mut();
+            h.insert(header::CONTENT_LENGTH, HeaderValue::from(end - start + 1));
+            if let Ok(v) = HeaderValue::from_str(&range::content_range(start, end, total)) {
+                h.insert(header::CONTENT_RANGE, v);
+            }
+            if is_head {
+                return Ok(res);
+            }
+            let stream = super::ranged::range_archive(Arc::clone(&dl), start, end + 1).await?;
+            Metrics::inc(&state.metrics.partial_responses);
+            let len = Some(end - start + 1);
+            let body = ZipBody::new(stream, len, Arc::clone(&state.metrics), dl.label.clone(), Some(slot), stall);
+            *res.body_mut() = BodyExt::boxed_unsync(body);
+        }
+        _ => {
+            if is_head {
+                return Ok(res);
+            }
+            let stream = super::archive::full_archive(Arc::clone(&dl), &stall.cancel).await?;
+            let body = ZipBody::new(stream, total, Arc::clone(&state.metrics), dl.label.clone(), Some(slot), stall);
+            *res.body_mut() = BodyExt::boxed_unsync(body);
+        }
+    }
+    Ok(res)
+}
+
+/// `X-Zipper-Time` and `X-Zipper-Signature` of the manifest request (CONTRACT.md §2).
+fn manifest_request_headers(state: &AppState, verified: &VerifiedLink, now: i64) -> http::HeaderMap {
+    let mut headers = http::HeaderMap::new();
     if let Some(secret) = state.keys.get(verified.key_id()) {
         let sig = link::manifest_request_signature(secret, now, verified.callback());
         if let (Ok(t), Ok(s)) = (
             HeaderValue::from_str(&now.to_string()),
             HeaderValue::from_str(&sig),
         ) {
-            manifest_headers.insert("x-zipper-time", t);
-            manifest_headers.insert("x-zipper-signature", s);
+            headers.insert("x-zipper-time", t);
+            headers.insert("x-zipper-signature", s);
         }
     }
-    let body = fetch_manifest(&state.origin, verified.callback(), manifest_headers).await?;
-    let manifest = manifest::parse_manifest(&body, verified.timestamp(), &state.manifest_limits)?;
-    drop(body);
+    headers
+}
 
+/// Validates the manifest and plans the archive.
+fn plan(state: &AppState, body: &[u8], verified: &VerifiedLink) -> Result<Planned, RequestError> {
+    let manifest = manifest::parse_manifest(body, verified.timestamp(), &state.manifest_limits)?;
     let mut specs = Vec::with_capacity(manifest.entries.len());
-    let mut files = Vec::new();
+    let mut sources = Vec::new();
     for (k, e) in manifest.entries.into_iter().enumerate() {
         let kind = match e.kind {
             EntryKind::Directory => LayoutKind::Directory,
@@ -191,7 +296,7 @@ async fn download<B>(
                     headers: source.headers.clone(),
                     ..Default::default()
                 })?;
-                files.push(FileItem { entry: k, source });
+                sources.push((k, source));
                 kind
             }
         };
@@ -201,24 +306,22 @@ async fn download<B>(
             kind,
         });
     }
-    let plan = Arc::new(Plan::new(specs)?);
-    let filename = manifest
-        .filename
-        .unwrap_or_else(|| verified.filename().to_string());
-    let label = format!(
-        "{}/{}",
-        verified.key_id(),
-        crate::origin::redact_url_str(verified.callback())
-    );
-    let files = Arc::new(files);
+    Ok(Planned {
+        plan: Arc::new(Plan::new(specs)?),
+        sources,
+        filename: manifest.filename,
+    })
+}
 
+/// The response head shared by every archive answer (status 200, no body yet).
+fn archive_head(filename: &str) -> Response<Body> {
     let mut res = Response::new(Empty::new().map_err(|never| match never {}).boxed_unsync());
     let h = res.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/zip"),
     );
-    if let Ok(v) = HeaderValue::from_str(&content_disposition(&filename)) {
+    if let Ok(v) = HeaderValue::from_str(&content_disposition(filename)) {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
     h.insert(
@@ -229,260 +332,34 @@ async fn download<B>(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    let total = plan.total_len();
-    let etag = total.map(|_| archive_etag(&plan, files.iter().map(|f| f.source.url.as_str())));
-    if let (Some(total), Some(etag)) = (total, etag.as_deref()) {
-        h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-        if let Ok(v) = HeaderValue::from_str(etag) {
-            h.insert(header::ETAG, v);
-        }
-        h.insert(header::CONTENT_LENGTH, HeaderValue::from(total));
-    } else {
-        h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("none"));
-    }
-
-    // One Range, honoured only with an exact layout and a matching If-Range.
-    let mut window = None;
-    if let (Some(total), Some(etag), Some(range_header)) =
-        (total, etag.as_deref(), req.headers().get(header::RANGE))
-    {
-        // An If-Range that is present but not text cannot match: the whole archive, not the range.
-        let if_range = match req.headers().get(header::IF_RANGE) {
-            None => Ok(None),
-            Some(v) => v.to_str().map(Some),
-        };
-        if if_range.is_ok_and(|ir| range::if_range_allows_partial(ir, etag)) {
-            match range_header.to_str().map(|r| range::parse_range(r, total)) {
-                Ok(RangeDecision::Partial {
-                    start,
-                    end_inclusive,
-                }) => {
-                    window = Some((start, end_inclusive));
-                }
-                Ok(RangeDecision::Unsatisfiable) => {
-                    return Err(RequestError::RangeNotSatisfiable(total))
-                }
-                Ok(RangeDecision::Full) | Err(_) => {}
-            }
-        }
-    }
-    if let (Some((start, end)), Some(total)) = (window, total) {
-        *res.status_mut() = StatusCode::PARTIAL_CONTENT;
-        let h = res.headers_mut();
-        h.insert(header::CONTENT_LENGTH, HeaderValue::from(end - start + 1));
-        if let Ok(v) = HeaderValue::from_str(&range::content_range(start, end, total)) {
-            h.insert(header::CONTENT_RANGE, v);
-        }
-        if is_head {
-            return Ok(res);
-        }
-        Metrics::inc(&state.metrics.partial_responses);
-        let stream = range_stream(Arc::clone(state), Arc::clone(&plan), files, start, end + 1);
-        let body = ZipBody::new(
-            stream,
-            Some(end - start + 1),
-            Arc::clone(&state.metrics),
-            label,
-            Some(slot),
-            state.stall_guard(),
-        );
-        *res.body_mut() = BodyExt::boxed_unsync(body);
-        return Ok(res);
-    }
-    if is_head {
-        return Ok(res);
-    }
-
-    // The whole archive: files fetched ahead of the writer, CRCs recorded for later resumes.
-    let st = Arc::clone(state);
-    let fs = Arc::clone(&files);
-    let stall = state.stall_guard();
-    let bodies = prefetch_until(files.len(), state.prefetch, &stall.cancel, move |i| {
-        open_file(&st, &fs[i].source, 0, None)
-    });
-    let cache_files = Arc::clone(&files);
-    let cache_state = Arc::clone(state);
-    let entry_to_file: std::collections::HashMap<usize, usize> = files
-        .iter()
-        .enumerate()
-        .map(|(i, f)| (f.entry, i))
-        .collect();
-    let on_entry = Box::new(move |entry: usize, crc: u32| {
-        if let Some(f) = entry_to_file.get(&entry).and_then(|i| cache_files.get(*i)) {
-            if let Some(size) = f.source.size {
-                cache_state.crc_cache.put(&f.source.url, size, crc);
-            }
-        }
-    });
-    let stream = zip_stream_observed(Arc::clone(&plan), bodies, Some(on_entry));
-    let body = ZipBody::new(
-        stream,
-        total,
-        Arc::clone(&state.metrics),
-        label,
-        Some(slot),
-        stall,
-    );
-    *res.body_mut() = BodyExt::boxed_unsync(body);
-    Ok(res)
+    res
 }
 
-/// Opens one file (or the window `[start, end)` of it) as an entry body.
-fn open_file(state: &AppState, source: &FileSource, start: u64, end: Option<u64>) -> EntryBody {
-    let req = FileRequest {
-        url: source.url.clone(),
-        headers: source.headers.clone(),
-        expected_size: source.size,
-        start,
-        end,
+/// The one Range to serve, if any: honoured only with an exact layout and a matching If-Range.
+fn requested_range<B>(
+    req: &Request<B>,
+    total: Option<u64>,
+    etag: Option<&str>,
+) -> Result<Option<(u64, u64)>, RequestError> {
+    let (Some(total), Some(etag), Some(range_header)) =
+        (total, etag, req.headers().get(header::RANGE))
+    else {
+        return Ok(None);
     };
-    Box::pin(fetch_file(&state.origin, req).map(|r| r.map_err(|e| Box::new(e) as BoxError)))
-}
-
-/// Reads a whole file to learn its CRC-32 (a resume that needs a CRC neither the manifest nor the cache has).
-async fn compute_crc(state: &AppState, source: &FileSource) -> Result<u32, BoxError> {
-    let mut body = open_file(state, source, 0, None);
-    let mut hasher = crc32fast::Hasher::new();
-    while let Some(chunk) = body.next().await {
-        hasher.update(&chunk?);
+    // An If-Range that is present but not text cannot match: the whole archive, not the range.
+    let if_range = match req.headers().get(header::IF_RANGE) {
+        None => Ok(None),
+        Some(v) => v.to_str().map(Some),
+    };
+    if !if_range.is_ok_and(|ir| range::if_range_allows_partial(ir, etag)) {
+        return Ok(None);
     }
-    let crc = hasher.finalize();
-    if let Some(size) = source.size {
-        state.crc_cache.put(&source.url, size, crc);
+    match range_header.to_str().map(|r| range::parse_range(r, total)) {
+        Ok(RangeDecision::Partial {
+            start,
+            end_inclusive,
+        }) => Ok(Some((start, end_inclusive))),
+        Ok(RangeDecision::Unsatisfiable) => Err(RequestError::RangeNotSatisfiable(total)),
+        Ok(RangeDecision::Full) | Err(_) => Ok(None),
     }
-    Ok(crc)
-}
-
-/// Passes a whole file through, recording its CRC-32 in the cache once it has ended with `size` bytes.
-fn crc_into_cache(body: EntryBody, state: Arc<AppState>, url: String, size: u64) -> EntryBody {
-    let init = (body, crc32fast::Hasher::new(), 0u64, state, url);
-    Box::pin(stream::unfold(Some(init), move |st| async move {
-        let (mut body, mut hasher, mut n, state, url) = st?;
-        match body.next().await {
-            Some(Ok(chunk)) => {
-                hasher.update(&chunk);
-                n += chunk.len() as u64;
-                Some((Ok(chunk), Some((body, hasher, n, state, url))))
-            }
-            Some(Err(e)) => Some((Err(e), None)),
-            None => {
-                if n == size {
-                    state.crc_cache.put(&url, size, hasher.finalize());
-                }
-                None
-            }
-        }
-    }))
-}
-
-/// The bytes `start..end` of the archive, produced from the layout's offset map: only the files that
-/// overlap the range are read (each with a ranged request), and records are rendered directly.
-fn range_stream(
-    state: Arc<AppState>,
-    plan: Arc<Plan>,
-    files: Arc<Vec<FileItem>>,
-    start: u64,
-    end: u64,
-) -> impl Stream<Item = Result<Bytes, ZipStreamError>> + Send {
-    let pieces = plan
-        .layout()
-        .map(|l| l.pieces(start, end))
-        .unwrap_or_default();
-    let by_entry: std::collections::HashMap<usize, usize> = files
-        .iter()
-        .enumerate()
-        .map(|(i, f)| (f.entry, i))
-        .collect();
-    stream::iter(pieces)
-        .then(move |piece| {
-            let state = Arc::clone(&state);
-            let plan = Arc::clone(&plan);
-            let files = Arc::clone(&files);
-            let by_entry = by_entry.clone();
-            async move {
-                let name_of = |k: usize| {
-                    plan.entries()
-                        .get(k)
-                        .map(|e| e.name.clone())
-                        .unwrap_or_default()
-                };
-                let source_of = |k: usize| {
-                    by_entry
-                        .get(&k)
-                        .and_then(|i| files.get(*i))
-                        .map(|f| &f.source)
-                };
-                if let SegmentKind::Data(k) = piece.kind {
-                    let Some(source) = source_of(k) else {
-                        return Err(ZipStreamError::MissingBody(name_of(k)));
-                    };
-                    let mut body =
-                        open_file(&state, source, piece.skip, Some(piece.skip + piece.len));
-                    // A range over a whole file whose CRC is unknown: learn it on the way, so the data
-                    // descriptor that follows does not read the file a second time.
-                    if let Some(size) = source.size {
-                        let whole = piece.skip == 0 && piece.len == size;
-                        let unknown = plan.segment_needs_crc(SegmentKind::Descriptor(k)).is_some()
-                            && state.crc_cache.get(&source.url, size).is_none();
-                        if whole && unknown {
-                            body =
-                                crc_into_cache(body, Arc::clone(&state), source.url.clone(), size);
-                        }
-                    }
-                    let name = name_of(k);
-                    return Ok(body
-                        .map(move |r| {
-                            r.map_err(|source| ZipStreamError::Source {
-                                entry: name.clone(),
-                                source,
-                            })
-                        })
-                        .boxed());
-                }
-                let mut crc = None;
-                if let Some(k) = plan.segment_needs_crc(piece.kind) {
-                    let Some(source) = source_of(k) else {
-                        return Err(ZipStreamError::MissingBody(name_of(k)));
-                    };
-                    crc = match source
-                        .size
-                        .and_then(|size| state.crc_cache.get(&source.url, size))
-                    {
-                        Some(c) => Some(c),
-                        // In a task of its own, shared by every request that needs it: if the client gives
-                        // up first, the read still completes and fills the cache for its next attempt.
-                        None => {
-                            let (st, src) = (Arc::clone(&state), source.clone());
-                            let size = source.size.unwrap_or(0);
-                            let read =
-                                state
-                                    .crc_reads
-                                    .join_or_start(&source.url, size, async move {
-                                        compute_crc(&st, &src).await
-                                    });
-                            Some(read.await.map_err(|e| ZipStreamError::Source {
-                                entry: name_of(k),
-                                source: e.to_string().into(),
-                            })?)
-                        }
-                    };
-                }
-                let mut bytes = Vec::new();
-                plan.render_segment(piece.kind, &|_| crc, &mut bytes)
-                    .ok_or_else(|| ZipStreamError::MissingBody(format!("{:?}", piece.kind)))?;
-                let from = usize::try_from(piece.skip)
-                    .unwrap_or(usize::MAX)
-                    .min(bytes.len());
-                let to = usize::try_from(piece.skip + piece.len)
-                    .unwrap_or(usize::MAX)
-                    .min(bytes.len());
-                let chunk = Bytes::from(bytes).slice(from..to);
-                Ok(stream::iter([Ok(chunk)]).boxed())
-            }
-        })
-        .map(|r: Result<_, ZipStreamError>| match r {
-            Ok(s) => s,
-            Err(e) => stream::iter([Err(e)]).boxed(),
-        })
-        .flatten()
 }

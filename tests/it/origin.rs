@@ -11,14 +11,17 @@ use zipper::error::{Code, HasCode};
 use zipper::origin::guard::{AddressClass, GuardError};
 use zipper::origin::{
     fetch_file, fetch_manifest, FetchError, FileRequest, HostAllowlist, ManifestFetchError,
-    OriginClient, OriginSettings,
+    OriginClient, OriginSettings, RetryPolicy,
 };
 
 /// Settings for tests: private networks allowed (the origin is on 127.0.0.1), near-zero backoff.
 fn settings() -> OriginSettings {
     OriginSettings {
         allow_private_networks: true,
-        backoff_base: Duration::from_millis(1),
+        retry: RetryPolicy {
+            backoff_base: Duration::from_millis(1),
+            ..RetryPolicy::default()
+        },
         connect_timeout: Duration::from_secs(2),
         read_timeout: Duration::from_secs(5),
         manifest_timeout: Duration::from_secs(5),
@@ -132,7 +135,7 @@ async fn persistent_server_error_fails_after_the_retries() {
         "{err:?}"
     );
     assert_eq!(o.requests("/files/"), 4, "1 attempt + 3 retries");
-    assert_eq!(err.code(), Code::ManifestUnavailable);
+    assert_eq!(err.code(), Code::FileUnavailable);
     let text = err.to_string();
     assert!(
         text.contains("/files/5000/3/c.bin") && !text.contains("secret"),
@@ -213,7 +216,7 @@ async fn reset_every_time_fails_after_the_retries() {
             matches!(err, FetchError::Transport { attempts: 4, .. }),
             "{err:?}"
         );
-        assert_eq!(err.code(), Code::ManifestUnavailable);
+        assert_eq!(err.code(), Code::FileUnavailable);
         assert_eq!(o.requests("/files/") - before, 4, "{knobs}");
     }
 }
@@ -436,9 +439,14 @@ async fn redirects_are_checked_against_the_allowlist() {
 #[tokio::test]
 async fn a_stalled_origin_times_out_and_is_retried() {
     let o = origin().await;
+    // The head may take the connect timeout plus the read timeout: both short here.
     let impatient = client_with(OriginSettings {
         read_timeout: Duration::from_millis(200),
-        retries: 1,
+        connect_timeout: Duration::from_millis(300),
+        retry: RetryPolicy {
+            retries: 1,
+            ..settings().retry
+        },
         ..settings()
     });
     let url = o.file_url(1000, 15, "slow") + "?delay_ms=2000";

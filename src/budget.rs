@@ -1,0 +1,258 @@
+//! The process-wide memory budget (CONTRACT.md §6): every byte zipper buffers for a client (chunks read
+//! from origins and waiting in the read-ahead, in the archive stream, or in hyper's write buffers; range and
+//! CRC work) is counted against one `memory_budget_bytes`.
+//!
+//! The budget is a byte semaphore split in two pools:
+//! - **floors**: each admitted download reserves [`FLOOR`] bytes, the most it needs to make progress (two
+//!   origin reads of [`crate::origin::client::ORIGIN_READ_MAX`]: a consumer may hold one chunk while it
+//!   waits for the next, so one read's worth would deadlock). A download whose floor does not fit is refused
+//!   (`503 overloaded`); a running download can always move, so no crowd can deadlock the process.
+//! - **read-ahead**: what downloads borrow beyond their floor to hide origin latency (the next files, a
+//!   second chunk of the current one). Borrowers wait when it is spent: the process does not grow.
+//!
+//! A chunk carries its charge: [`Charge::attach`] wraps the `Bytes` so that the permits return to the pool
+//! when the last reference is dropped, i.e. when hyper has written the bytes to the socket (or the download
+//! was dropped), not when zipper handed them on. Accounting is exact and needs no bookkeeping by callers.
+//!
+//! This module only counts: it does no I/O, knows nothing of HTTP or zip, and never allocates per byte.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// What one download reserves on admission and may always hold: two origin reads (the chunk its consumer
+/// holds and the next one), 64 KiB.
+pub const FLOOR: usize = 2 * CHUNK;
+
+/// The most one chunk is charged: one origin read.
+pub const CHUNK: usize = crate::origin::client::ORIGIN_READ_MAX;
+
+/// The share of the budget that backs download floors (the rest is read-ahead): a quarter, so that at the
+/// default 256 MiB, 1,024 downloads fit (the default `max_concurrent_downloads`) and 192 MiB is left for
+/// read-ahead.
+const FLOOR_SHARE_DIVISOR: usize = 4;
+
+/// The default budget (CONTRACT.md §6): 256 MiB.
+pub const DEFAULT_BUDGET: u64 = 256 * 1024 * 1024;
+
+/// The smallest budget accepted: room for a few floors and some read-ahead.
+pub const MIN_BUDGET: usize = 1024 * 1024;
+
+/// The process-wide budget. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Budget {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    floors: Arc<Semaphore>,
+    ahead: Arc<Semaphore>,
+    floor_bytes: usize,
+    ahead_bytes: usize,
+}
+
+impl Budget {
+    /// A budget of `limit` bytes (at least [`MIN_BUDGET`]).
+    pub fn new(limit: u64) -> Budget {
+        let limit = usize::try_from(limit)
+            .unwrap_or(usize::MAX)
+            .clamp(MIN_BUDGET, Semaphore::MAX_PERMITS);
+        let floor_bytes = (limit / FLOOR_SHARE_DIVISOR).max(FLOOR);
+        let ahead_bytes = limit - floor_bytes;
+        Budget {
+            inner: Arc::new(Inner {
+                floors: Arc::new(Semaphore::new(floor_bytes)),
+                ahead: Arc::new(Semaphore::new(ahead_bytes)),
+                floor_bytes,
+                ahead_bytes,
+            }),
+        }
+    }
+
+    /// The whole budget in bytes.
+    pub fn limit(&self) -> usize {
+        self.inner.floor_bytes + self.inner.ahead_bytes
+    }
+
+    /// Bytes reserved or borrowed right now.
+    pub fn in_use(&self) -> usize {
+        let free = self.inner.floors.available_permits() + self.inner.ahead.available_permits();
+        self.limit().saturating_sub(free)
+    }
+
+    /// Admits one download: reserves its floor, or `None` when the floors are spent (`503 overloaded`).
+    pub fn admit(&self) -> Option<DownloadBudget> {
+        let reserved = Arc::clone(&self.inner.floors)
+            .try_acquire_many_owned(permits(FLOOR))
+            .ok()?;
+        Some(DownloadBudget {
+            own: Arc::new(Semaphore::new(FLOOR)),
+            ahead: Arc::clone(&self.inner.ahead),
+            _reserved: Arc::new(reserved),
+        })
+    }
+
+    /// Borrows up to `n` bytes of read-ahead for work outside a download (a CRC read for a resume), waiting
+    /// while the read-ahead is spent.
+    pub async fn borrow(&self, n: usize) -> Charge {
+        borrow_from(&self.inner.ahead, n).await
+    }
+}
+
+/// One download's share: its own floor (backed by the reservation made on admission) and access to the
+/// shared read-ahead. Clones share the floor.
+#[derive(Debug, Clone)]
+pub struct DownloadBudget {
+    own: Arc<Semaphore>,
+    ahead: Arc<Semaphore>,
+    _reserved: Arc<OwnedSemaphorePermit>,
+}
+
+impl DownloadBudget {
+    /// Takes `n` bytes (at most [`FLOOR`]; callers take [`CHUNK`]) of the download's own floor, waiting until earlier chunks of this
+    /// download have been written out. The entry the writer is on uses this, so it never waits on others.
+    pub async fn floor(&self, n: usize) -> Charge {
+        let n = n.clamp(1, FLOOR);
+        match Arc::clone(&self.own).acquire_many_owned(permits(n)).await {
+            Ok(permit) => Charge(Some(permit), None),
+            // The semaphore is never closed.
+            Err(_) => Charge::none(),
+        }
+    }
+
+    /// Takes `n` bytes of the download's floor if they are free now.
+    pub fn try_floor(&self, n: usize) -> Option<Charge> {
+        let n = n.clamp(1, FLOOR);
+        Arc::clone(&self.own)
+            .try_acquire_many_owned(permits(n))
+            .ok()
+            .map(|p| Charge(Some(p), None))
+    }
+
+    /// Borrows `n` bytes of the shared read-ahead, waiting while it is spent.
+    pub async fn borrow(&self, n: usize) -> Charge {
+        borrow_from(&self.ahead, n).await
+    }
+}
+
+async fn borrow_from(pool: &Arc<Semaphore>, n: usize) -> Charge {
+    match Arc::clone(pool).acquire_many_owned(permits(n.max(1))).await {
+        Ok(permit) => Charge(Some(permit), None),
+        Err(_) => Charge::none(),
+    }
+}
+
+/// Budget bytes held for one chunk; returned to their pool when dropped. A charge may also hold the same
+/// bytes of a second, narrower limit (a download's own read-ahead cap), see [`Charge::with_cap`].
+#[derive(Debug)]
+pub struct Charge(Option<OwnedSemaphorePermit>, Option<OwnedSemaphorePermit>);
+
+impl Charge {
+    /// No bytes held (for chunks that need no accounting, like an empty one).
+    pub fn none() -> Charge {
+        Charge(None, None)
+    }
+
+    /// This charge, also holding `cap` (the same bytes of another limit) until dropped.
+    pub fn with_cap(mut self, cap: OwnedSemaphorePermit) -> Charge {
+        self.1 = Some(cap);
+        self
+    }
+
+    /// Keeps `n` bytes of the charge and returns the rest to the pool (after a read smaller than reserved).
+    pub fn shrink_to(&mut self, n: usize) {
+        let keep = permits(n.max(1)) as usize;
+        for permit in [self.0.as_mut(), self.1.as_mut()].into_iter().flatten() {
+            if permit.num_permits() > keep {
+                let extra = permit.num_permits() - keep;
+                drop(permit.split(extra));
+            }
+        }
+    }
+
+    /// Bytes held.
+    pub fn bytes(&self) -> usize {
+        self.0.as_ref().map_or(0, OwnedSemaphorePermit::num_permits)
+    }
+
+    /// `chunk`, carrying this charge until its last reference (a slice, hyper's write queue) is dropped.
+    pub fn attach(self, chunk: Bytes) -> Bytes {
+        if chunk.is_empty() {
+            return chunk;
+        }
+        Bytes::from_owner(Charged {
+            chunk,
+            _charge: self,
+        })
+    }
+}
+
+/// A chunk and the budget it holds.
+struct Charged {
+    chunk: Bytes,
+    _charge: Charge,
+}
+
+impl AsRef<[u8]> for Charged {
+    fn as_ref(&self) -> &[u8] {
+        &self.chunk
+    }
+}
+
+/// Semaphore permits for `n` bytes (tokio counts permits in `u32` per acquire).
+fn permits(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn admission_stops_when_the_floors_are_spent() {
+        let budget = Budget::new(MIN_BUDGET as u64);
+        let fits = MIN_BUDGET / FLOOR_SHARE_DIVISOR / FLOOR;
+        let admitted: Vec<_> = (0..fits).map(|_| budget.admit().expect("fits")).collect();
+        assert!(budget.admit().is_none(), "one floor too many");
+        assert_eq!(budget.in_use(), fits * FLOOR);
+        drop(admitted);
+        assert_eq!(budget.in_use(), 0);
+        assert!(budget.admit().is_some());
+    }
+
+    #[tokio::test]
+    async fn a_chunk_returns_its_charge_when_its_last_reference_drops() {
+        let budget = Budget::new(MIN_BUDGET as u64);
+        let download = budget.admit().expect("admitted");
+        let mut charge = download.floor(FLOOR).await;
+        charge.shrink_to(1000);
+        assert_eq!(charge.bytes(), 1000);
+        let chunk = charge.attach(Bytes::from(vec![1u8; 1000]));
+        let slice = chunk.slice(10..20);
+        drop(chunk);
+        // The floor is still held by the slice: only FLOOR - 1000 is free.
+        assert!(download.try_floor(FLOOR).is_none());
+        assert!(download.try_floor(FLOOR - 1000).is_some());
+        drop(slice);
+        assert!(download.try_floor(FLOOR).is_some(), "released with the slice");
+    }
+
+    #[tokio::test]
+    async fn borrowing_waits_while_the_read_ahead_is_spent() {
+        let budget = Budget::new(MIN_BUDGET as u64);
+        let download = budget.admit().expect("admitted");
+        let ahead = MIN_BUDGET - MIN_BUDGET / FLOOR_SHARE_DIVISOR;
+        let all = download.borrow(ahead).await;
+        let waiting = tokio::time::timeout(
+            std::time::Duration::from_millis(50),
+            download.borrow(1),
+        )
+        .await;
+        assert!(waiting.is_err(), "no read-ahead left");
+        drop(all);
+        let got = tokio::time::timeout(std::time::Duration::from_millis(50), download.borrow(1)).await;
+        assert!(got.is_ok(), "free again");
+    }
+}

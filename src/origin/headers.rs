@@ -1,0 +1,122 @@
+//! The headers of file requests and responses: which request headers a manifest may set
+//! ([`request_headers`]) and the size headers of answers ([`declared_length`], [`content_range`]).
+//!
+//! Pure functions over header maps: no I/O. Messages name a header but never its value.
+
+use http::header::{
+    HeaderName, ACCEPT_ENCODING, CONNECTION, CONTENT_LENGTH, CONTENT_RANGE, EXPECT, HOST, IF_RANGE,
+    RANGE, TE, TRAILER, TRANSFER_ENCODING, UPGRADE,
+};
+use http::{HeaderMap, HeaderValue};
+
+use super::files::{FetchError, FileRequest};
+use super::redact_url_str;
+
+/// Headers zipper sets or that would change the bytes or the framing; the manifest may not set them.
+const RESERVED: [HeaderName; 11] = [
+    HOST,
+    RANGE,
+    IF_RANGE,
+    CONTENT_LENGTH,
+    TRANSFER_ENCODING,
+    CONNECTION,
+    TE,
+    UPGRADE,
+    EXPECT,
+    TRAILER,
+    // No decompression is done, so a compressed answer would end up in the archive as is.
+    ACCEPT_ENCODING,
+];
+
+/// Validates `req`'s extra headers into a map. The service can call this before the first byte is sent,
+/// so that a bad header answers with an error instead of a broken download.
+pub fn request_headers(req: &FileRequest) -> Result<HeaderMap, FetchError> {
+    let mut map = HeaderMap::with_capacity(req.headers.len());
+    for (name, value) in &req.headers {
+        let bad = |reason| FetchError::BadHeader {
+            url: redact_url_str(&req.url),
+            name: name.clone(),
+            reason,
+        };
+        let header =
+            HeaderName::from_bytes(name.as_bytes()).map_err(|_| bad("not a valid name"))?;
+        if RESERVED.contains(&header) || header.as_str() == "keep-alive" {
+            return Err(bad("set by zipper, not allowed in a manifest"));
+        }
+        let value = HeaderValue::from_str(value).map_err(|_| bad("the value is not valid"))?;
+        map.append(header, value);
+    }
+    Ok(map)
+}
+
+/// `Content-Length` of a whole-body answer.
+pub fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|s| s.trim().parse().ok())
+}
+
+/// Parses `Content-Range: bytes first-last/total` into `(first, total)`; `total` is `None` for `*`.
+pub fn content_range(headers: &HeaderMap) -> Option<(u64, Option<u64>)> {
+    parse_content_range(headers.get(CONTENT_RANGE)?.to_str().ok()?)
+}
+
+fn parse_content_range(value: &str) -> Option<(u64, Option<u64>)> {
+    let rest = value.trim().strip_prefix("bytes ")?;
+    let (range, total) = rest.split_once('/')?;
+    let (first, last) = range.trim().split_once('-')?;
+    let first: u64 = first.trim().parse().ok()?;
+    let last: u64 = last.trim().parse().ok()?;
+    if last < first {
+        return None;
+    }
+    let total = match total.trim() {
+        "*" => None,
+        n => {
+            let n: u64 = n.parse().ok()?;
+            if last >= n {
+                return None;
+            }
+            Some(n)
+        }
+    };
+    Some((first, total))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::{Code, HasCode};
+
+    #[test]
+    fn content_range_parsing() {
+        assert_eq!(parse_content_range("bytes 0-9/10"), Some((0, Some(10))));
+        assert_eq!(parse_content_range("bytes 5-9/*"), Some((5, None)));
+        assert_eq!(parse_content_range("bytes 5-4/10"), None);
+        assert_eq!(parse_content_range("bytes 5-10/10"), None);
+        assert_eq!(parse_content_range("bytes */10"), None);
+        assert_eq!(parse_content_range("items 0-1/2"), None);
+    }
+
+    #[test]
+    fn reserved_and_invalid_headers_are_refused_without_their_values() {
+        let mut req = FileRequest::new("https://cdn.example.com/a?sig=secret");
+        req.headers = vec![("Authorization".into(), "Bearer x".into())];
+        assert_eq!(request_headers(&req).map(|m| m.len()).ok(), Some(1));
+        for (name, value) in [
+            ("Range", "bytes=0-"),
+            ("bad name", "v"),
+            ("X-A", "line\nbreak"),
+        ] {
+            req.headers = vec![(name.into(), value.into())];
+            let err = request_headers(&req).expect_err(name);
+            let text = err.to_string();
+            assert!(
+                !text.contains("secret") && !text.contains("bytes=0-"),
+                "{text}"
+            );
+            assert_eq!(err.code(), Code::InvalidManifest);
+        }
+    }
+}

@@ -1,0 +1,128 @@
+//! One admitted download's context, shared by its whole-archive and range bodies: the plan, the file
+//! entries and their sources (one entry-to-file map, built once), the signing key id that scopes its CRC
+//! cache keys, its budget, and how a file is opened.
+//!
+//! It moves bytes between the origin client and the archive stream; it holds no format logic and decides
+//! no status codes.
+
+use std::sync::Arc;
+
+use futures_util::StreamExt;
+
+use super::AppState;
+use crate::budget::DownloadBudget;
+use crate::core::layout::Plan;
+use crate::core::manifest::FileSource;
+use crate::crc_cache::CrcKey;
+use crate::origin::{fetch_file, FileRequest};
+use crate::zipstream::{BoxError, EntryBody};
+
+/// One file entry: its source, its index among the plan's entries, and its CRC cache key (sizes known).
+#[derive(Debug)]
+pub struct FileItem {
+    /// Index of the entry in the plan.
+    pub entry: usize,
+    /// Where the bytes come from.
+    pub source: FileSource,
+    /// Key of its CRC in the cache (None without a size: such files are never resumed).
+    pub crc_key: Option<CrcKey>,
+}
+
+/// What a download's bodies share.
+pub struct Download {
+    /// The shared server state.
+    pub state: Arc<AppState>,
+    /// The archive plan.
+    pub plan: Arc<Plan>,
+    /// File entries in entry order.
+    pub files: Vec<FileItem>,
+    /// For each plan entry, its index in `files` (None for directories).
+    entry_to_file: Vec<Option<usize>>,
+    /// The download's share of the memory budget.
+    pub budget: DownloadBudget,
+    /// Names the download in logs (key id and redacted callback; never a secret).
+    pub label: String,
+}
+
+impl Download {
+    /// The context of a download of `plan` with `files` (in entry order), under signing key `key_id`.
+    pub fn new(
+        state: Arc<AppState>,
+        plan: Arc<Plan>,
+        sources: Vec<(usize, FileSource)>,
+        key_id: &str,
+        budget: DownloadBudget,
+        label: String,
+    ) -> Download {
+        let mut entry_to_file = vec![None; plan.entries().len()];
+        let files: Vec<FileItem> = sources
+            .into_iter()
+            .enumerate()
+            .map(|(i, (entry, source))| {
+                if let Some(slot) = entry_to_file.get_mut(entry) {
+                    *slot = Some(i);
+                }
+                let crc_key = source
+                    .size
+                    .map(|size| CrcKey::new(key_id, &source.url, size, &source.headers));
+                FileItem {
+                    entry,
+                    source,
+                    crc_key,
+                }
+            })
+            .collect();
+        Download {
+            state,
+            plan,
+            files,
+            entry_to_file,
+            budget,
+            label,
+        }
+    }
+
+    /// The file of plan entry `k`, if it is a file.
+    pub fn file_of(&self, k: usize) -> Option<&FileItem> {
+        self.entry_to_file
+            .get(k)
+            .copied()
+            .flatten()
+            .and_then(|i| self.files.get(i))
+    }
+
+    /// The name of plan entry `k` (for messages).
+    pub fn name_of(&self, k: usize) -> String {
+        self.plan
+            .entries()
+            .get(k)
+            .map(|e| e.name.clone())
+            .unwrap_or_default()
+    }
+
+    /// The CRC of `file` from the manifest or the cache.
+    pub fn known_crc(&self, file: &FileItem) -> Option<u32> {
+        file.source
+            .crc32
+            .or_else(|| file.crc_key.and_then(|key| self.state.crc_cache.get(&key)))
+    }
+
+    /// Records a CRC learnt by reading `file` whole.
+    pub fn learn_crc(&self, file: &FileItem, crc: u32) {
+        if let Some(key) = file.crc_key {
+            self.state.crc_cache.put(key, crc);
+        }
+    }
+}
+
+/// Opens one file (or the window `[start, end)` of it) as an entry body.
+pub fn open_file(state: &AppState, source: &FileSource, start: u64, end: Option<u64>) -> EntryBody {
+    let req = FileRequest {
+        url: source.url.clone(),
+        headers: source.headers.clone(),
+        expected_size: source.size,
+        start,
+        end,
+    };
+    Box::pin(fetch_file(&state.origin, req).map(|r| r.map_err(|e| Box::new(e) as BoxError)))
+}
