@@ -1,6 +1,7 @@
 //! Unit and property tests of the planner, the offset map and the encoder over it.
 
 use super::*;
+use crate::core::fuzzing::fuzz_layout;
 use crate::core::encoder::{encode_stored_in_memory, EncodeError, Encoder};
 use proptest::prelude::*;
 

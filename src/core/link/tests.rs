@@ -3,6 +3,7 @@
 use proptest::prelude::*;
 
 use super::*;
+use crate::core::fuzzing::fuzz_link;
 use crate::error::to_response_parts;
 
 const SECRET: &str = "zipper-test-secret";

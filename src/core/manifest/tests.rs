@@ -3,6 +3,7 @@ use proptest::strategy::ValueTree;
 use serde_json::json;
 
 use super::*;
+use crate::core::fuzzing::{fuzz_manifest, invariant_violation};
 
 /// The link's timestamp of CONTRACT.md §1's test vector.
 const LINK_TIME: i64 = 1_554_674_400;
