@@ -17,6 +17,7 @@ use percent_encoding::{percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use ring::hmac;
 
 use crate::core::keys::{is_valid_key_id, truncate_for_message, KeyId, KeySet, Secret};
+use crate::core::names::has_zip_extension;
 use crate::error::{Code, HasCode};
 
 /// Length of a signature segment: 32 bytes of HMAC-SHA256 in base64url without padding.
@@ -423,11 +424,6 @@ fn decode_signature(text: &str) -> Result<[u8; TAG_LEN], LinkError> {
         .map_err(|_| bad("is not canonical base64url".into()))?;
     <[u8; TAG_LEN]>::try_from(bytes.as_slice())
         .map_err(|_| bad("does not decode to 32 bytes".into()))
-}
-
-fn has_zip_extension(filename: &str) -> bool {
-    let b = filename.as_bytes();
-    b.len() >= 4 && b[b.len() - 4..].eq_ignore_ascii_case(b".zip")
 }
 
 // === impl Segment ===
