@@ -195,7 +195,8 @@ impl Builder<'_> {
     }
 
     fn set_filename(&mut self, raw: Typed<String>) -> Result<(), ManifestError> {
-        let name = rules::download_name(raw).map_err(|problem| ManifestError::Filename { problem })?;
+        let name =
+            rules::download_name(raw).map_err(|problem| ManifestError::Filename { problem })?;
         self.filename = Some(name);
         Ok(())
     }

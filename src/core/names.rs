@@ -190,7 +190,8 @@ fn plan_renames(names: &[String]) -> Result<Vec<(usize, String)>, DedupeError> {
             if segment_start + candidate.len() + usize::from(is_dir) > MAX_NAME_BYTES {
                 return Err(DedupeError { index });
             }
-            if tree.child(parent, &candidate).is_none() && taken.insert((parent, candidate.clone())) {
+            if tree.child(parent, &candidate).is_none() && taken.insert((parent, candidate.clone()))
+            {
                 break candidate;
             }
         };

@@ -132,4 +132,3 @@ pub fn fuzz_layout(data: &[u8]) {
         assert_eq!(&got[..], &bytes[start as usize..end as usize]);
     }
 }
-

@@ -94,4 +94,3 @@ fn fuzz_own_link(callback: &str, filename: &str, keys: &KeySet, policy: &LinkPol
         Err(e) => assert_eq!(e.code(), Code::BadLink, "{path:?}: {e}"),
     }
 }
-

@@ -89,4 +89,3 @@ pub fn invariant_violation(manifest: &Manifest, limits: &ManifestLimits) -> Opti
     }
     None
 }
-

@@ -40,4 +40,3 @@ pub fn fuzz_range(header: &str, len: u64, if_range: Option<&str>) {
         );
     }
 }
-

@@ -1,8 +1,8 @@
 //! Unit and property tests of the planner, the offset map and the encoder over it.
 
 use super::*;
-use crate::core::fuzzing::fuzz_layout;
 use crate::core::encoder::{encode_stored_in_memory, EncodeError, Encoder};
+use crate::core::fuzzing::fuzz_layout;
 use proptest::prelude::*;
 
 fn file(name: &str, size: u64, crc: Option<u32>) -> EntrySpec {

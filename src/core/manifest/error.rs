@@ -158,4 +158,3 @@ pub enum Problem {
     #[error("longer than {MAX_FILENAME_BYTES} bytes")]
     FilenameTooLong,
 }
-

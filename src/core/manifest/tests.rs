@@ -3,8 +3,8 @@ use proptest::strategy::ValueTree;
 use serde_json::json;
 
 use super::*;
-use crate::error::{Code, HasCode};
 use crate::core::fuzzing::{fuzz_manifest, invariant_violation};
+use crate::error::{Code, HasCode};
 
 /// The link's timestamp of CONTRACT.md §1's test vector.
 const LINK_TIME: i64 = 1_554_674_400;
@@ -760,9 +760,13 @@ fn two_deep_paths_parse_in_linear_time() {
 fn a_huge_value_of_the_wrong_type_is_skipped_not_kept() {
     // `"size": [0, 0, …]` used to become a `serde_json::Value` of 24 bytes per element before validation.
     let zeros = vec!["0"; 1_000_000].join(",");
-    let body = format!(r#"{{"files":[{{"url":"{URL}","path":"a","size":[{zeros}],"extra":{{"x":[{zeros}]}}}}]}}"#);
+    let body = format!(
+        r#"{{"files":[{{"url":"{URL}","path":"a","size":[{zeros}],"extra":{{"x":[{zeros}]}}}}]}}"#
+    );
     assert_eq!(
-        parse_str(&body).expect_err("an array is not a size").to_string(),
+        parse_str(&body)
+            .expect_err("an array is not a size")
+            .to_string(),
         "files[0].size: expected an integer from 0 to 18446744073709551615"
     );
 }
@@ -793,14 +797,8 @@ fn bodies_that_are_not_a_manifest_object_are_invalid() {
             "",
             "invalid JSON: EOF while parsing a value at line 1 column 0",
         ),
-        (
-            "[]",
-            "manifest: expected an object at line 1 column 0",
-        ),
-        (
-            "null",
-            "manifest: expected an object at line 1 column 4",
-        ),
+        ("[]", "manifest: expected an object at line 1 column 0"),
+        ("null", "manifest: expected an object at line 1 column 4"),
         (
             r#"{"files":[]} x"#,
             "invalid JSON: trailing characters at line 1 column 14",
@@ -830,7 +828,10 @@ const SECRET: &str = "tok3n-SECRET-9f2c";
 fn a_value_of_the_wrong_type_is_named_by_place_not_quoted() {
     let body = format!(r#"{{"files":["https://cdn/x?token={SECRET}"]}}"#);
     let error = parse_str(&body).expect_err("a string is not a file");
-    assert_eq!(error.to_string(), "files[0]: expected an object at line 1 column 49");
+    assert_eq!(
+        error.to_string(),
+        "files[0]: expected an object at line 1 column 49"
+    );
 }
 
 #[test]
@@ -865,8 +866,12 @@ fn no_error_message_contains_a_value_from_the_body() {
         format!(r#"{{"files":[{{"url":"{url}","path":"a","compression":"{s}"}}]}}"#),
         format!(r#"{{"files":[{{"url":"{url}","path":"a","headers":"{s}"}}]}}"#),
         format!(r#"{{"files":[{{"url":"{url}","path":"a","headers":{{"a b":"{s}"}}}}]}}"#),
-        format!(r#"{{"files":[{{"url":"{url}","path":"a","headers":{{"authorization":["{s}"]}}}}]}}"#),
-        format!(r#"{{"files":[{{"url":"{url}","path":"a","headers":{{"authorization":"{s}\n"}}}}]}}"#),
+        format!(
+            r#"{{"files":[{{"url":"{url}","path":"a","headers":{{"authorization":["{s}"]}}}}]}}"#
+        ),
+        format!(
+            r#"{{"files":[{{"url":"{url}","path":"a","headers":{{"authorization":"{s}\n"}}}}]}}"#
+        ),
         format!(r#"{{"files":[{{"url":"{url}","path":"a","headers":{{"host":"{s}"}}}}]}}"#),
         format!(r#"{{"files":[{{"url":"{url}","path":"a","headers":{{"A":"{s}","a":"{s}"}}}}]}}"#),
         format!(r#"{{"files":[{{"url":"{url}","path":"a","size":1e999}}]}}"#),
@@ -879,7 +884,8 @@ fn no_error_message_contains_a_value_from_the_body() {
         max_entries: 1,
         max_total_bytes: 10,
     };
-    let too_many = format!(r#"{{"files":[{{"url":"{url}","path":"a"}},{{"url":"{url}","path":"{s}"}}]}}"#);
+    let too_many =
+        format!(r#"{{"files":[{{"url":"{url}","path":"a"}},{{"url":"{url}","path":"{s}"}}]}}"#);
     let too_big = format!(r#"{{"files":[{{"url":"{url}","path":"{s}","size":11}}]}}"#);
     let mut errors: Vec<ManifestError> = bodies
         .iter()
