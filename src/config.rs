@@ -182,6 +182,14 @@ impl Config {
 
 // === the settings table ===
 
+/// One numeric setting: `c.field` read by `Loader::reader` from the environment or the file's `key`,
+/// defaulting to its current (default) value, at least `min`.
+macro_rules! setting {
+    ($loader:ident, $raw:ident, $c:ident, $reader:ident, $field:ident, $key:ident, $min:expr) => {
+        $c.$field = $loader.$reader(stringify!($key), $raw.$key, $c.$field, $min);
+    };
+}
+
 /// Each setting read from the environment or the file, in the order errors are reported: its key, the
 /// file's value, the default and the minimum.
 impl Loader<'_> {
@@ -227,106 +235,112 @@ impl Loader<'_> {
             self.bool("allow_private_networks", private, c.allow_private_networks);
         c.callback_hosts = self.hosts("callback_hosts", raw.callback_hosts.take());
         c.file_hosts = self.hosts("file_hosts", raw.file_hosts.take());
-        c.max_concurrent_downloads = self.size(
-            "max_concurrent_downloads",
-            raw.max_concurrent_downloads,
-            c.max_concurrent_downloads,
-            1,
+        // reader, Config field, file key (= setting name), minimum.
+        setting!(
+            self,
+            raw,
+            c,
+            size,
+            max_concurrent_downloads,
+            max_concurrent_downloads,
+            1
         );
-        c.shutdown_grace = self.secs(
-            "shutdown_grace_secs",
-            raw.shutdown_grace_secs,
-            c.shutdown_grace,
-            0,
+        setting!(self, raw, c, secs, shutdown_grace, shutdown_grace_secs, 0);
+        setting!(
+            self,
+            raw,
+            c,
+            secs,
+            manifest_timeout,
+            manifest_timeout_secs,
+            1
         );
-        c.manifest_timeout = self.secs(
-            "manifest_timeout_secs",
-            raw.manifest_timeout_secs,
-            c.manifest_timeout,
-            1,
+        setting!(self, raw, c, int, manifest_max_bytes, manifest_max_bytes, 1);
+        setting!(self, raw, c, size, max_entries, max_entries, 1);
+        setting!(self, raw, c, int, max_total_bytes, max_total_bytes, 0);
+        setting!(
+            self,
+            raw,
+            c,
+            secs,
+            origin_connect_timeout,
+            origin_connect_timeout_secs,
+            1
         );
-        c.manifest_max_bytes = self.int(
-            "manifest_max_bytes",
-            raw.manifest_max_bytes,
-            c.manifest_max_bytes,
-            1,
+        setting!(
+            self,
+            raw,
+            c,
+            secs,
+            origin_read_timeout,
+            origin_read_timeout_secs,
+            1
         );
-        c.max_entries = self.size("max_entries", raw.max_entries, c.max_entries, 1);
-        c.max_total_bytes = self.int("max_total_bytes", raw.max_total_bytes, c.max_total_bytes, 0);
-        c.origin_connect_timeout = self.secs(
-            "origin_connect_timeout_secs",
-            raw.origin_connect_timeout_secs,
-            c.origin_connect_timeout,
-            1,
+        setting!(self, raw, c, u32, origin_retries, origin_retries, 0);
+        setting!(
+            self,
+            raw,
+            c,
+            millis,
+            origin_retry_backoff,
+            origin_retry_backoff_ms,
+            0
         );
-        c.origin_read_timeout = self.secs(
-            "origin_read_timeout_secs",
-            raw.origin_read_timeout_secs,
-            c.origin_read_timeout,
-            1,
-        );
-        c.origin_retries = self.u32("origin_retries", raw.origin_retries, c.origin_retries, 0);
-        let backoff_ms = c
-            .origin_retry_backoff
-            .as_millis()
-            .try_into()
-            .unwrap_or(u64::MAX);
-        c.origin_retry_backoff = Duration::from_millis(self.int(
-            "origin_retry_backoff_ms",
-            raw.origin_retry_backoff_ms,
-            backoff_ms,
-            0,
-        ));
-        c.max_redirects = self.size("max_redirects", raw.max_redirects, c.max_redirects, 0);
+        setting!(self, raw, c, size, max_redirects, max_redirects, 0);
     }
 
     fn clients(&mut self, raw: &RawFile, c: &mut Config) {
-        c.prefetch_files = self.size("prefetch_files", raw.prefetch_files, c.prefetch_files, 1);
-        c.prefetch_bytes = self.int("prefetch_bytes", raw.prefetch_bytes, c.prefetch_bytes, 1);
-        c.client_write_timeout = self.secs(
-            "client_write_timeout_secs",
-            raw.client_write_timeout_secs,
-            c.client_write_timeout,
-            1,
+        setting!(self, raw, c, size, prefetch_files, prefetch_files, 1);
+        setting!(self, raw, c, int, prefetch_bytes, prefetch_bytes, 1);
+        setting!(
+            self,
+            raw,
+            c,
+            secs,
+            client_write_timeout,
+            client_write_timeout_secs,
+            1
         );
-        c.request_header_timeout = self.secs(
-            "request_header_timeout_secs",
-            raw.request_header_timeout_secs,
-            c.request_header_timeout,
-            1,
+        setting!(
+            self,
+            raw,
+            c,
+            secs,
+            request_header_timeout,
+            request_header_timeout_secs,
+            1
         );
-        c.crc_cache_entries = self.size(
-            "crc_cache_entries",
-            raw.crc_cache_entries,
-            c.crc_cache_entries,
-            0,
+        setting!(self, raw, c, size, crc_cache_entries, crc_cache_entries, 0);
+        setting!(
+            self,
+            raw,
+            c,
+            int,
+            memory_budget_bytes,
+            memory_budget_bytes,
+            MIB
         );
-        c.memory_budget_bytes = self.int(
-            "memory_budget_bytes",
-            raw.memory_budget_bytes,
-            c.memory_budget_bytes,
-            MIB,
+        setting!(
+            self,
+            raw,
+            c,
+            int,
+            origin_min_rate_bytes_per_sec,
+            origin_min_rate_bytes_per_sec,
+            0
         );
-        c.origin_min_rate_bytes_per_sec = self.int(
-            "origin_min_rate_bytes_per_sec",
-            raw.origin_min_rate_bytes_per_sec,
-            c.origin_min_rate_bytes_per_sec,
-            0,
+        setting!(self, raw, c, u32, h2_max_streams, h2_max_streams, 1);
+        setting!(
+            self,
+            raw,
+            c,
+            size,
+            max_client_connections,
+            max_client_connections,
+            1
         );
-        c.h2_max_streams = self.u32("h2_max_streams", raw.h2_max_streams, c.h2_max_streams, 1);
-        c.max_client_connections = self.size(
-            "max_client_connections",
-            raw.max_client_connections,
-            c.max_client_connections,
-            1,
-        );
-        c.listen_backlog = self.u32("listen_backlog", raw.listen_backlog, c.listen_backlog, 1);
-        c.max_file_retries = self.u32(
-            "max_file_retries",
-            raw.max_file_retries,
-            c.max_file_retries,
-            0,
-        );
+        setting!(self, raw, c, u32, listen_backlog, listen_backlog, 1);
+        setting!(self, raw, c, u32, max_file_retries, max_file_retries, 0);
     }
 }
 

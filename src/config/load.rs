@@ -223,6 +223,18 @@ impl Loader<'_> {
         Duration::from_secs(self.int(key, file, default.as_secs(), min))
     }
 
+    /// A setting in milliseconds.
+    pub(super) fn millis(
+        &mut self,
+        key: &str,
+        file: Option<u64>,
+        default: Duration,
+        min: u64,
+    ) -> Duration {
+        let default = default.as_millis().try_into().unwrap_or(u64::MAX);
+        Duration::from_millis(self.int(key, file, default, min))
+    }
+
     pub(super) fn bool(&mut self, key: &str, file: Option<bool>, default: bool) -> bool {
         self.value(key, file, default, |text| match text {
             "true" | "1" => Ok(true),

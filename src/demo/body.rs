@@ -9,11 +9,13 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
+use http::header::CONTENT_TYPE;
+use http::{HeaderValue, Response, StatusCode};
 use http_body::{Body, Frame, SizeHint};
 use tokio::time::Sleep;
 
 use super::content::fill_generated;
-use super::origin::State;
+use super::state::State;
 
 /// Pause before a `reset_at` abort, so that the bytes sent before it reach the client.
 const RESET_FLUSH_PAUSE: Duration = Duration::from_millis(20);
@@ -125,4 +127,13 @@ impl GenBody {
         }
         Poll::Ready(Some(Ok(Frame::data(Bytes::from(buf)))))
     }
+}
+
+/// A small `text/plain` response.
+pub(super) fn text(status: StatusCode, body: String) -> Response<DemoBody> {
+    let mut r = Response::new(DemoBody::full(Bytes::from(body)));
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+    r
 }

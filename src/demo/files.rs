@@ -12,10 +12,10 @@ use http::header::{
 use http::{Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 
-use super::body::{DemoBody, GenBody};
+use super::body::{text, DemoBody, GenBody};
 use super::content::{file_etag, LAST_MODIFIED_VALUE};
 use super::faults::Knobs;
-use super::origin::{text, State};
+use super::state::State;
 
 /// A single byte range `[first, last]` of a file of `size` bytes, from a `Range` header.
 enum RangeAsk {

@@ -1,8 +1,8 @@
 //! The demo: `zipper demo`, the whole product on one machine with no setup, and the harness the integration
 //! tests and benches start.
 //!
-//! - [`DemoOrigin`] (`origin.rs`, with `files.rs` and `body.rs`): a real in-process HTTP origin serving
-//!   generated files (`content.rs`) and registered manifests.
+//! - [`DemoOrigin`] (`origin.rs`, with `files.rs`, `body.rs` and `state.rs`): a real in-process HTTP origin
+//!   serving generated files (`content.rs`) and registered manifests.
 //! - `faults.rs`: the fault knobs (errors, delays, resets, size lies) the tests use, behind the one switch
 //!   [`Faults`]; `zipper demo` runs without them.
 //! - [`sample_manifest`] (`sample.rs`): the demo's archive.
@@ -19,6 +19,7 @@ mod faults;
 mod files;
 mod origin;
 mod sample;
+mod state;
 
 use std::net::SocketAddr;
 use std::time::Duration;

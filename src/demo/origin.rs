@@ -19,12 +19,11 @@
 //! This module is test and demo tooling: it must not be used to serve real data, and it keeps request
 //! headers only for manifest paths ([`DemoOrigin::last_manifest_headers`]).
 
-use std::collections::HashMap;
 use std::convert::Infallible;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -37,69 +36,11 @@ use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
 use tokio::task::{JoinHandle, JoinSet};
 
-use super::body::DemoBody;
+use super::body::{text, DemoBody};
 use super::content::file_path;
 use super::faults::{Faults, Knobs};
 use super::files::serve_file;
-
-// === shared state ===
-
-#[derive(Debug, Default, Clone, Copy)]
-struct PathStats {
-    requests: u64,
-    partial: u64,
-    bytes: u64,
-}
-
-#[derive(Debug, Default)]
-pub(super) struct State {
-    port: u16,
-    /// `None` only in `Default`; every started origin says.
-    faults: Option<Faults>,
-    next_manifest: AtomicU64,
-    manifests: Mutex<HashMap<u64, Bytes>>,
-    stats: Mutex<HashMap<String, PathStats>>,
-    manifest_headers: Mutex<HashMap<String, HeaderMap>>,
-    total_requests: AtomicU64,
-    total_bytes: AtomicU64,
-}
-
-/// Locks `m`, recovering from a poisoned lock (a panicking test must not wedge the origin).
-pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-impl State {
-    /// Counts a request to `path`; returns how many came before it.
-    fn count_request(&self, path: &str) -> u64 {
-        self.total_requests.fetch_add(1, Ordering::Relaxed);
-        let mut stats = lock(&self.stats);
-        let entry = stats.entry(path.to_string()).or_default();
-        entry.requests += 1;
-        entry.requests - 1
-    }
-
-    pub(super) fn count_partial(&self, path: &str) {
-        if let Some(entry) = lock(&self.stats).get_mut(path) {
-            entry.partial += 1;
-        }
-    }
-
-    pub(super) fn count_bytes(&self, path: &str, n: u64) {
-        self.total_bytes.fetch_add(n, Ordering::Relaxed);
-        if let Some(entry) = lock(&self.stats).get_mut(path) {
-            entry.bytes += n;
-        }
-    }
-
-    fn sum(&self, prefix: &str, field: fn(&PathStats) -> u64) -> u64 {
-        lock(&self.stats)
-            .iter()
-            .filter(|(path, _)| path.starts_with(prefix))
-            .map(|(_, s)| field(s))
-            .sum()
-    }
-}
+use super::state::{lock, State};
 
 // === the handle ===
 
@@ -312,14 +253,6 @@ async fn handle(
         text(StatusCode::NOT_FOUND, "not found".into())
     };
     Ok(response)
-}
-
-pub(super) fn text(status: StatusCode, body: String) -> Response<DemoBody> {
-    let mut r = Response::new(DemoBody::full(Bytes::from(body)));
-    *r.status_mut() = status;
-    r.headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
-    r
 }
 
 fn redirect(location: String) -> Response<DemoBody> {
