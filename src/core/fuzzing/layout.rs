@@ -86,49 +86,54 @@ pub fn fuzz_layout(data: &[u8]) {
         end.saturating_sub(start)
     );
     // Small archives: encode for real and compare with the offset map.
-    let small = plan.entries().iter().all(|e| e.size().unwrap_or(0) <= 256);
-    if small {
-        // Contents must match the declared sizes and CRCs: rebuild the plan with the real CRCs.
-        let refs: Vec<&[u8]> = contents.iter().map(Vec::as_slice).collect();
-        let specs: Vec<EntrySpec> = plan
-            .entries()
-            .iter()
-            .zip(&refs)
-            .map(|(e, c)| EntrySpec {
-                name: e.name.clone(),
-                modified_unix: e.modified_unix,
-                kind: match e.kind {
-                    EntryKind::Directory => EntryKind::Directory,
-                    EntryKind::File { crc32, .. } => EntryKind::File {
-                        size: Some(c.len() as u64),
-                        crc32: crc32.map(|_| crc32fast::hash(c)),
-                        method: Method::Store,
-                    },
-                },
-            })
-            .collect();
-        let Ok(plan) = Plan::new(specs) else {
-            return;
-        };
-        let bytes = encode_stored_in_memory(&plan, &refs).expect("encodes");
-        let Some(layout) = plan.layout() else {
-            return;
-        };
-        assert_eq!(bytes.len() as u64, layout.total_len());
-        let total = layout.total_len();
-        let start = total / 256 * u64::from(x);
-        let end = start + (total - start) / 256 * u64::from(y);
-        let mut got = Vec::new();
-        for p in layout.pieces(start, end) {
-            let mut seg = Vec::new();
-            if let SegmentKind::Data(k) = p.kind {
-                seg.extend_from_slice(refs[k]);
-            } else {
-                plan.render_segment(p.kind, &|k| Some(crc32fast::hash(refs[k])), &mut seg)
-                    .expect("renders");
-            }
-            got.extend_from_slice(&seg[p.skip as usize..(p.skip + p.len) as usize]);
-        }
-        assert_eq!(&got[..], &bytes[start as usize..end as usize]);
+    if plan.entries().iter().all(|e| e.size().unwrap_or(0) <= 256) {
+        encoded_bytes_match_the_offset_map(&plan, &contents, x, y);
     }
+}
+
+/// Encodes a small archive for real, with contents matching its declared sizes and CRCs, and checks that
+/// the offset map reproduces the bytes of the range `x`, `y` pick.
+fn encoded_bytes_match_the_offset_map(plan: &Plan, contents: &[Vec<u8>], x: u8, y: u8) {
+    // Contents must match the declared sizes and CRCs: rebuild the plan with the real CRCs.
+    let refs: Vec<&[u8]> = contents.iter().map(Vec::as_slice).collect();
+    let specs: Vec<EntrySpec> = plan
+        .entries()
+        .iter()
+        .zip(&refs)
+        .map(|(e, c)| EntrySpec {
+            name: e.name.clone(),
+            modified_unix: e.modified_unix,
+            kind: match e.kind {
+                EntryKind::Directory => EntryKind::Directory,
+                EntryKind::File { crc32, .. } => EntryKind::File {
+                    size: Some(c.len() as u64),
+                    crc32: crc32.map(|_| crc32fast::hash(c)),
+                    method: Method::Store,
+                },
+            },
+        })
+        .collect();
+    let Ok(plan) = Plan::new(specs) else {
+        return;
+    };
+    let bytes = encode_stored_in_memory(&plan, &refs).expect("encodes");
+    let Some(layout) = plan.layout() else {
+        return;
+    };
+    assert_eq!(bytes.len() as u64, layout.total_len());
+    let total = layout.total_len();
+    let start = total / 256 * u64::from(x);
+    let end = start + (total - start) / 256 * u64::from(y);
+    let mut got = Vec::new();
+    for p in layout.pieces(start, end) {
+        let mut seg = Vec::new();
+        if let SegmentKind::Data(k) = p.kind {
+            seg.extend_from_slice(refs[k]);
+        } else {
+            plan.render_segment(p.kind, &|k| Some(crc32fast::hash(refs[k])), &mut seg)
+                .expect("renders");
+        }
+        got.extend_from_slice(&seg[p.skip as usize..(p.skip + p.len) as usize]);
+    }
+    assert_eq!(&got[..], &bytes[start as usize..end as usize]);
 }
