@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use zipper::core::keys::{KeyId, Secret};
 use zipper::core::link::build_link_path;
-use zipper::demo_origin::DemoOrigin;
+use zipper::demo::DemoOrigin;
 
 const SECRET: &str = "load-bench-secret";
 

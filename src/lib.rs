@@ -14,7 +14,6 @@ pub mod config;
 pub mod core;
 pub mod crc_cache;
 pub mod demo;
-pub mod demo_origin;
 pub mod error;
 pub mod metrics;
 pub mod origin;

@@ -1,5 +1,8 @@
 //! Tests of configuration loading: defaults, file, environment precedence, key sources, error collection.
 
+use std::collections::HashMap;
+use std::path::Path;
+
 use super::*;
 use crate::origin::HostAllowlist;
 
@@ -55,6 +58,12 @@ fn defaults_with_keys_from_the_environment() {
     assert_eq!(config.client_write_timeout, Duration::from_secs(60));
     assert_eq!(config.request_header_timeout, Duration::from_secs(10));
     assert_eq!(config.crc_cache_entries, 100_000);
+    assert_eq!(config.memory_budget_bytes, 268_435_456);
+    assert_eq!(config.origin_min_rate_bytes_per_sec, 1024);
+    assert_eq!(config.h2_max_streams, 100);
+    assert_eq!(config.max_client_connections, 10_000);
+    assert_eq!(config.listen_backlog, 4096);
+    assert_eq!(config.max_file_retries, 10);
     assert_eq!(config.keys.get("b").unwrap().expose(), b"s2");
 }
 
@@ -282,6 +291,12 @@ fn env_names_follow_the_file_keys() {
             ("ZIPPER_ORIGIN_RETRY_BACKOFF_MS", "250"),
             ("ZIPPER_PREFETCH_BYTES", "1"),
             ("ZIPPER_CRC_CACHE_ENTRIES", "0"),
+            ("ZIPPER_MEMORY_BUDGET_BYTES", "1048576"),
+            ("ZIPPER_ORIGIN_MIN_RATE_BYTES_PER_SEC", "0"),
+            ("ZIPPER_H2_MAX_STREAMS", "1"),
+            ("ZIPPER_MAX_CLIENT_CONNECTIONS", "3"),
+            ("ZIPPER_LISTEN_BACKLOG", "16"),
+            ("ZIPPER_MAX_FILE_RETRIES", "0"),
         ]),
     )
     .unwrap();
@@ -296,4 +311,37 @@ fn env_names_follow_the_file_keys() {
     assert_eq!(config.origin_retry_backoff, Duration::from_millis(250));
     assert_eq!(config.prefetch_bytes, 1);
     assert_eq!(config.crc_cache_entries, 0);
+    assert_eq!(config.memory_budget_bytes, 1_048_576);
+    assert_eq!(
+        config.origin_min_rate_bytes_per_sec, 0,
+        "0 disables the minimum"
+    );
+    assert_eq!(config.h2_max_streams, 1);
+    assert_eq!(config.max_client_connections, 3);
+    assert_eq!(config.listen_backlog, 16);
+    assert_eq!(config.max_file_retries, 0);
+}
+
+#[test]
+fn the_budget_and_connection_settings_have_minimums() {
+    let file = "memory_budget_bytes = 1048575\nh2_max_streams = 0\nmax_client_connections = 0\n\
+                listen_backlog = 0\n[keys]\nk = \"s\"\n";
+    let errors = messages(from_file(file, &[("ZIPPER_MAX_FILE_RETRIES", "-1")]));
+    assert_eq!(
+        errors,
+        [
+            "zipper.toml: memory_budget_bytes: must be at least 1048576, got 1048575",
+            "zipper.toml: h2_max_streams: must be at least 1, got 0",
+            "zipper.toml: max_client_connections: must be at least 1, got 0",
+            "zipper.toml: listen_backlog: must be at least 1, got 0",
+            "ZIPPER_MAX_FILE_RETRIES: expected a whole number, got \"-1\"",
+        ]
+    );
+    // A u32 setting past u32::MAX is taken as u32::MAX, like origin_retries.
+    let config = from_file(
+        "[keys]\nk = \"s\"\n",
+        &[("ZIPPER_H2_MAX_STREAMS", "99999999999")],
+    )
+    .unwrap();
+    assert_eq!(config.h2_max_streams, u32::MAX);
 }

@@ -38,12 +38,16 @@
 //!   with mode bits in the external attributes (0644 files, 0755 directories plus the DOS directory bit).
 //! - Same entries in, same bytes out: nothing depends on the clock or the process.
 
+mod offsets;
+
 use super::dostime::{unix_mtime_i32, DosDateTime};
 use super::header::{
-    central_header_len, central_needs_zip64, descriptor_len, end_records_len, local_header_len,
-    CentralHeader, Descriptor, EndRecords, LocalHeader, LocalSizes,
+    central_needs_zip64, CentralHeader, Descriptor, EndRecords, LocalHeader, LocalSizes,
 };
 use super::spec::*;
+use offsets::compute_layout;
+
+pub use offsets::{Layout, Piece, Segment, SegmentKind};
 
 /// How a file's bytes are stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -210,100 +214,6 @@ pub struct Plan {
     layout: Option<Layout>,
 }
 
-/// Which record a segment of the archive is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum SegmentKind {
-    /// Local file header of entry k.
-    LocalHeader(usize),
-    /// Data of entry k.
-    Data(usize),
-    /// Data descriptor of entry k.
-    Descriptor(usize),
-    /// Central directory header of entry k.
-    CentralHeader(usize),
-    /// ZIP64 end record, locator (when needed) and end of central directory record.
-    End,
-}
-
-/// One contiguous segment of the archive.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Segment {
-    /// Offset of its first byte.
-    pub start: u64,
-    /// Its length (never 0).
-    pub len: u64,
-    /// Which record it is.
-    pub kind: SegmentKind,
-}
-
-/// The part of one segment that falls into a requested byte range.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Piece {
-    /// The segment.
-    pub kind: SegmentKind,
-    /// Offset of the first wanted byte inside the segment.
-    pub skip: u64,
-    /// Number of wanted bytes.
-    pub len: u64,
-}
-
-/// Exact layout of an archive whose every length is known: each segment's offset and the total length.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Layout {
-    segments: Vec<Segment>,
-    local_offsets: Vec<u64>,
-    cd_offset: u64,
-    cd_size: u64,
-    total: u64,
-}
-
-impl Layout {
-    /// The archive's exact length.
-    pub fn total_len(&self) -> u64 {
-        self.total
-    }
-
-    /// All segments in order.
-    pub fn segments(&self) -> &[Segment] {
-        &self.segments
-    }
-
-    /// Offset of entry k's local header.
-    pub fn local_header_offset(&self, k: usize) -> Option<u64> {
-        self.local_offsets.get(k).copied()
-    }
-
-    /// Offset and size of the central directory.
-    pub fn central_directory(&self) -> (u64, u64) {
-        (self.cd_offset, self.cd_size)
-    }
-
-    /// The pieces of segments that make up bytes `start..end` (end exclusive, clamped to the length), in
-    /// order. Empty when the range is empty.
-    pub fn pieces(&self, start: u64, end: u64) -> Vec<Piece> {
-        let end = end.min(self.total);
-        let mut out = Vec::new();
-        if start >= end {
-            return out;
-        }
-        // First segment whose end is past `start`.
-        let first = self.segments.partition_point(|s| s.start + s.len <= start);
-        for seg in &self.segments[first..] {
-            if seg.start >= end {
-                break;
-            }
-            let from = start.max(seg.start);
-            let to = end.min(seg.start + seg.len);
-            out.push(Piece {
-                kind: seg.kind,
-                skip: from - seg.start,
-                len: to - from,
-            });
-        }
-        out
-    }
-}
-
 impl Plan {
     /// Plans an archive of these entries, in this order.
     pub fn new(specs: Vec<EntrySpec>) -> Result<Plan, PlanError> {
@@ -468,7 +378,10 @@ impl Plan {
             SegmentKind::CentralHeader(k) => {
                 self.central_header(k, &self.known_outcome(k, crc_of(k))?, out)
             }
-            SegmentKind::End => self.end_records(layout.cd_offset, layout.cd_size, out),
+            SegmentKind::End => {
+                let (cd_offset, cd_size) = layout.central_directory();
+                self.end_records(cd_offset, cd_size, out)
+            }
         }
         Some(())
     }
@@ -550,199 +463,6 @@ fn plan_entry(index: usize, spec: EntrySpec) -> Result<PlannedEntry, PlanError> 
         local_zip64,
         descriptor,
     })
-}
-
-/// The layout when every file is stored with a known size; `None` otherwise.
-fn compute_layout(entries: &[PlannedEntry]) -> Result<Option<Layout>, PlanError> {
-    let known = entries
-        .iter()
-        .all(|e| e.method() == Method::Store && e.size().is_some());
-    if !known {
-        return Ok(None);
-    }
-    let mut segments = Vec::with_capacity(entries.len() * 4 + 1);
-    let mut local_offsets = Vec::with_capacity(entries.len());
-    let mut at: u64 = 0;
-    let mut push = |kind: SegmentKind, len: u64, at: &mut u64| -> Result<(), PlanError> {
-        if len > 0 {
-            segments.push(Segment {
-                start: *at,
-                len,
-                kind,
-            });
-            *at = at.checked_add(len).ok_or(PlanError::TooLarge)?;
-        }
-        Ok(())
-    };
-    for (k, e) in entries.iter().enumerate() {
-        let size = e.size().unwrap_or(0);
-        local_offsets.push(at);
-        push(
-            SegmentKind::LocalHeader(k),
-            local_header_len(e.name.len(), e.local_zip64),
-            &mut at,
-        )?;
-        push(SegmentKind::Data(k), size, &mut at)?;
-        let desc = match e.descriptor {
-            DescriptorPlan::None => 0,
-            DescriptorPlan::Known { wide } => descriptor_len(wide),
-            DescriptorPlan::Deferred => descriptor_len(size >= ZIP64_BYTES_THRESHOLD),
-        };
-        push(SegmentKind::Descriptor(k), desc, &mut at)?;
-    }
-    let cd_offset = at;
-    for (k, e) in entries.iter().enumerate() {
-        let size = e.size().unwrap_or(0);
-        let len = central_header_len(e.name.len(), size, size, local_offsets[k]);
-        push(SegmentKind::CentralHeader(k), len, &mut at)?;
-    }
-    let cd_size = at - cd_offset;
-    let end = EndRecords {
-        entries: entries.len() as u64,
-        cd_size,
-        cd_offset,
-    };
-    push(
-        SegmentKind::End,
-        end_records_len(end.needs_zip64()),
-        &mut at,
-    )?;
-    Ok(Some(Layout {
-        segments,
-        local_offsets,
-        cd_offset,
-        cd_size,
-        total: at,
-    }))
-}
-
-/// Fuzz logic for `fuzz/fuzz_targets/layout.rs`: decodes entries and ranges from raw bytes, plans, and
-/// checks the invariants (no panic; segments tile the archive; pieces cover exactly the range asked; every
-/// record renders to its planned length; small archives encode to exactly the planned bytes and the offset
-/// map reproduces them). Panics on a broken invariant, which is what the fuzzer looks for.
-pub fn fuzz_layout(data: &[u8]) {
-    let mut bytes = data.iter().copied();
-    let mut next = move || bytes.next();
-    let mut specs = Vec::new();
-    let mut contents: Vec<Vec<u8>> = Vec::new();
-    while let (Some(kind), Some(a), Some(b)) = (next(), next(), next()) {
-        if specs.len() >= 64 {
-            break;
-        }
-        let name_len = usize::from(a % 8);
-        let name: String = (0..name_len)
-            .map(|i| char::from(b'a' + (b.wrapping_add(i as u8) % 26)))
-            .collect();
-        let size = match kind % 4 {
-            0 => u64::from(b),
-            1 => ZIP64_BYTES_THRESHOLD - 2 + u64::from(b % 4),
-            2 => u64::from(a) << 24 | u64::from(b) << 8,
-            _ => 0,
-        };
-        let entry_kind = if kind & 0x80 != 0 {
-            EntryKind::Directory
-        } else {
-            EntryKind::File {
-                size: (kind & 0x40 == 0).then_some(size),
-                crc32: (kind & 0x20 != 0).then_some(u32::from(b)),
-                method: if kind & 0x10 != 0 {
-                    Method::Deflate
-                } else {
-                    Method::Store
-                },
-            }
-        };
-        let len = if matches!(entry_kind, EntryKind::Directory) {
-            0
-        } else {
-            size.min(256)
-        };
-        contents.push((0..len).map(|i| (i as u8) ^ b).collect());
-        specs.push(EntrySpec {
-            name,
-            modified_unix: i64::from(a) * 1_000_000_007 - 100_000_000_000,
-            kind: entry_kind,
-        });
-    }
-    let Ok(plan) = Plan::new(specs) else {
-        return;
-    };
-    let Some(layout) = plan.layout() else {
-        return;
-    };
-    let mut at = 0;
-    for seg in layout.segments() {
-        assert_eq!(seg.start, at, "segments tile the archive");
-        assert!(seg.len > 0);
-        at += seg.len;
-        if !matches!(seg.kind, SegmentKind::Data(_)) {
-            let mut out = Vec::new();
-            plan.render_segment(seg.kind, &|_| Some(0x1234_5678), &mut out)
-                .expect("known layout renders");
-            assert_eq!(
-                out.len() as u64,
-                seg.len,
-                "{:?} renders to its planned length",
-                seg.kind
-            );
-        }
-    }
-    assert_eq!(at, layout.total_len());
-    let total = layout.total_len();
-    let (x, y) = (next().unwrap_or(0), next().unwrap_or(0));
-    let start = total / 256 * u64::from(x);
-    let end = start + (total - start) / 256 * u64::from(y);
-    let pieces = layout.pieces(start, end);
-    assert_eq!(
-        pieces.iter().map(|p| p.len).sum::<u64>(),
-        end.saturating_sub(start)
-    );
-    // Small archives: encode for real and compare with the offset map.
-    let small = plan.entries().iter().all(|e| e.size().unwrap_or(0) <= 256);
-    if small {
-        // Contents must match the declared sizes and CRCs: rebuild the plan with the real CRCs.
-        let refs: Vec<&[u8]> = contents.iter().map(Vec::as_slice).collect();
-        let specs: Vec<EntrySpec> = plan
-            .entries()
-            .iter()
-            .zip(&refs)
-            .map(|(e, c)| EntrySpec {
-                name: e.name.clone(),
-                modified_unix: e.modified_unix,
-                kind: match e.kind {
-                    EntryKind::Directory => EntryKind::Directory,
-                    EntryKind::File { crc32, .. } => EntryKind::File {
-                        size: Some(c.len() as u64),
-                        crc32: crc32.map(|_| crc32fast::hash(c)),
-                        method: Method::Store,
-                    },
-                },
-            })
-            .collect();
-        let Ok(plan) = Plan::new(specs) else {
-            return;
-        };
-        let bytes = super::encoder::encode_stored_in_memory(&plan, &refs).expect("encodes");
-        let Some(layout) = plan.layout() else {
-            return;
-        };
-        assert_eq!(bytes.len() as u64, layout.total_len());
-        let total = layout.total_len();
-        let start = total / 256 * u64::from(x);
-        let end = start + (total - start) / 256 * u64::from(y);
-        let mut got = Vec::new();
-        for p in layout.pieces(start, end) {
-            let mut seg = Vec::new();
-            if let SegmentKind::Data(k) = p.kind {
-                seg.extend_from_slice(refs[k]);
-            } else {
-                plan.render_segment(p.kind, &|k| Some(crc32fast::hash(refs[k])), &mut seg)
-                    .expect("renders");
-            }
-            got.extend_from_slice(&seg[p.skip as usize..(p.skip + p.len) as usize]);
-        }
-        assert_eq!(&got[..], &bytes[start as usize..end as usize]);
-    }
 }
 
 #[cfg(test)]

@@ -9,15 +9,16 @@
 //! shape (404), segment syntax (400), key (403), signature (403, compared in constant time by ring), time
 //! (410 / 403). No error message ever contains a secret or the expected signature.
 
-use std::fmt;
-
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use percent_encoding::{percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use ring::hmac;
 
 use crate::core::keys::{is_valid_key_id, truncate_for_message, KeyId, KeySet, Secret};
-use crate::error::{Code, HasCode};
+use crate::core::names::has_zip_extension;
+
+mod error;
+pub use error::{LinkError, Segment};
 
 /// Length of a signature segment: 32 bytes of HMAC-SHA256 in base64url without padding.
 pub const SIGNATURE_LEN: usize = 43;
@@ -37,19 +38,6 @@ const SEGMENT_ENCODE_SET: &AsciiSet = &NON_ALPHANUMERIC
 
 /// Length in bytes of an HMAC-SHA256 tag.
 const TAG_LEN: usize = 32;
-
-/// The four segments of a link, for error messages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Segment {
-    /// `{key_id}`
-    KeyId,
-    /// `{callback}`
-    Callback,
-    /// `{signature}`
-    Signature,
-    /// `{filename}`
-    Filename,
-}
 
 /// The time window of a valid link: `timestamp - skew_secs <= now <= timestamp + max_age_secs`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,137 +65,6 @@ pub struct VerifiedLink {
     callback: String,
     timestamp: i64,
     filename: String,
-}
-
-/// Why a link is refused. [`HasCode`] gives the contract code; `Display` is the message for the origin
-/// developer and never contains a secret or the expected signature.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum LinkError {
-    /// The path does not have the link's four segments (`404 not_found`).
-    #[error(
-        "no such route: a download link has 4 path segments, \
-         /{{key_id}}/{{callback}}/{{signature}}/{{filename}}, and this path has {segments}"
-    )]
-    NotFound {
-        /// How many segments the path has (0 if it does not start with `/`).
-        segments: usize,
-    },
-    /// A `%` not followed by two hex digits.
-    #[error(
-        "bad percent-encoding in the {segment} segment at byte {offset}: '%' must be followed by two hex digits"
-    )]
-    BadEscape {
-        /// The segment.
-        segment: Segment,
-        /// Byte offset of the `%` in the raw segment.
-        offset: usize,
-    },
-    /// The decoded segment is not UTF-8.
-    #[error("the {segment} segment does not decode to UTF-8 text (percent-encode the UTF-8 bytes of the text)")]
-    NotUtf8 {
-        /// The segment.
-        segment: Segment,
-    },
-    /// The key id is not 1–32 characters of `[A-Za-z0-9_-]`.
-    #[error(
-        "invalid key id {key_id:?}: a key id is 1 to 32 characters of A-Z, a-z, 0-9, '_' and '-'"
-    )]
-    BadKeyId {
-        /// The decoded key id (truncated).
-        key_id: String,
-    },
-    /// The callback contains a space or a control character.
-    #[error(
-        "the callback URL contains a space or a control character; percent-encode it inside the URL before signing"
-    )]
-    CallbackHasControl,
-    /// The callback is not an absolute URL.
-    #[error("the callback is not an absolute URL: {reason}")]
-    CallbackNotUrl {
-        /// What the URL parser said.
-        reason: String,
-    },
-    /// The callback's scheme is not http or https.
-    #[error("the callback URL's scheme is {scheme:?}; only http and https are allowed")]
-    CallbackScheme {
-        /// The scheme found.
-        scheme: String,
-    },
-    /// The callback's query has no `timestamp`.
-    #[error("the callback URL's query has no timestamp=<unix seconds> parameter")]
-    MissingTimestamp,
-    /// The callback's query has several `timestamp` parameters.
-    #[error("the callback URL's query has {count} timestamp parameters; exactly one is allowed")]
-    DuplicateTimestamp {
-        /// How many there are.
-        count: usize,
-    },
-    /// The `timestamp` is not a decimal integer.
-    #[error("the callback URL's timestamp {value:?} is not a decimal integer of unix seconds")]
-    TimestampNotInteger {
-        /// The value found (truncated).
-        value: String,
-    },
-    /// The signature segment is not 43 characters of canonical base64url.
-    #[error(
-        "the signature segment {detail}; a signature is 43 characters of base64url without padding \
-         (the HMAC-SHA256 of the callback URL)"
-    )]
-    BadSignatureEncoding {
-        /// What is wrong with it.
-        detail: String,
-    },
-    /// The file name does not end in `.zip`.
-    #[error("the file name {filename:?} does not end in .zip")]
-    NotZip {
-        /// The decoded file name (truncated).
-        filename: String,
-    },
-    /// No configured key has this id (`403 unknown_key`).
-    #[error(
-        "unknown key id {key_id:?}: this zipper has no secret with that id (not configured, or retired)"
-    )]
-    UnknownKey {
-        /// The key id of the link.
-        key_id: String,
-    },
-    /// The signature does not match (`403 bad_signature`).
-    #[error(
-        "the signature does not match the callback URL under key id {key_id:?}: sign the exact decoded \
-         callback URL, timestamp included, with HMAC-SHA256 and that key's secret, and encode it as \
-         base64url without padding"
-    )]
-    BadSignature {
-        /// The key id of the link.
-        key_id: String,
-    },
-    /// The link is older than the allowed age (`410 link_expired`).
-    #[error(
-        "link expired: its timestamp {timestamp} is {age_secs} s old and links are valid for \
-         {max_age_secs} s; ask the origin for a new link"
-    )]
-    LinkExpired {
-        /// The link's timestamp.
-        timestamp: i64,
-        /// `now - timestamp`.
-        age_secs: i64,
-        /// The allowed age.
-        max_age_secs: u64,
-    },
-    /// The link's timestamp is too far in the future (`403 bad_timestamp`).
-    #[error(
-        "the link's timestamp {timestamp} is {ahead_secs} s in the future and at most {skew_secs} s \
-         of clock skew is allowed; check the origin's clock"
-    )]
-    TimestampInFuture {
-        /// The link's timestamp.
-        timestamp: i64,
-        /// `timestamp - now`.
-        ahead_secs: i64,
-        /// The allowed skew.
-        skew_secs: u64,
-    },
 }
 
 /// Parses a link from the raw (still percent-encoded) request path, e.g. `uri.path()`, without its query.
@@ -335,93 +192,6 @@ pub fn manifest_request_signature(secret: &Secret, time: i64, callback: &str) ->
     URL_SAFE_NO_PAD.encode(ctx.sign())
 }
 
-/// Fuzz entry point (`fuzz/fuzz_targets/link.rs`). Panics if an invariant breaks; that is its purpose.
-///
-/// The first byte picks a mode. Even: the rest is a raw request path; parsing must not panic, errors must
-/// be `not_found`/`bad_link`, an accepted path must re-encode to an equal request, and a path that verifies
-/// must re-sign to the same signature. Odd: the rest is `callback NUL filename`; the link zipper builds for
-/// them must verify with exactly that callback and name, or be refused as `bad_link`.
-pub fn fuzz_link(data: &[u8]) {
-    let Some((&mode, rest)) = data.split_first() else {
-        return;
-    };
-    let keys = match KeySet::from_pairs([("0", "zipper-test-secret"), ("k1", "another-secret")]) {
-        Ok(keys) => keys,
-        Err(e) => panic!("fixed fuzz keys are valid: {e}"),
-    };
-    let policy = LinkPolicy {
-        max_age_secs: DEFAULT_MAX_AGE_SECS,
-        skew_secs: DEFAULT_SKEW_SECS,
-    };
-    if mode % 2 == 0 {
-        if let Ok(raw) = std::str::from_utf8(rest) {
-            fuzz_raw_path(raw, &keys, &policy);
-        }
-    } else {
-        let text = String::from_utf8_lossy(rest);
-        let (callback, filename) = text.split_once('\0').unwrap_or((&text, "a.zip"));
-        fuzz_own_link(callback, filename, &keys, &policy);
-    }
-}
-
-fn fuzz_raw_path(raw: &str, keys: &KeySet, policy: &LinkPolicy) {
-    let link = match parse_path(raw) {
-        Ok(link) => link,
-        Err(e) => {
-            assert!(
-                matches!(e.code(), Code::NotFound | Code::BadLink),
-                "parse_path gave {:?} for {raw:?}",
-                e.code()
-            );
-            return;
-        }
-    };
-    let canonical = format!(
-        "/{}/{}/{}/{}",
-        encode_segment(&link.key_id),
-        encode_segment(&link.callback),
-        link.signature_text(),
-        encode_segment(&link.filename)
-    );
-    assert_eq!(parse_path(&canonical).as_ref(), Ok(&link), "{raw:?}");
-    match verify(&link, keys, link.timestamp, policy) {
-        Ok(verified) => {
-            let Some(secret) = keys.get(verified.key_id()) else {
-                panic!("verified under a key that is not in the set: {raw:?}");
-            };
-            assert_eq!(
-                sign_callback(secret, verified.callback()),
-                link.signature_text()
-            );
-        }
-        Err(e) => assert!(
-            matches!(e.code(), Code::UnknownKey | Code::BadSignature),
-            "at its own timestamp a link fails only on key or signature, got {e:?}"
-        ),
-    }
-}
-
-fn fuzz_own_link(callback: &str, filename: &str, keys: &KeySet, policy: &LinkPolicy) {
-    let (Ok(key_id), Some(secret)) = (KeyId::parse("0"), keys.get("0")) else {
-        panic!("key 0 is in the fuzz key set");
-    };
-    let path = build_link_path(&key_id, secret, callback, filename);
-    match parse_path(&path) {
-        Ok(link) => {
-            assert_eq!(link.callback(), callback);
-            assert_eq!(link.filename(), filename);
-            match verify(&link, keys, link.timestamp(), policy) {
-                Ok(verified) => {
-                    assert_eq!(verified.callback(), callback);
-                    assert_eq!(verified.filename(), filename);
-                }
-                Err(e) => panic!("zipper refused its own link {path:?}: {e}"),
-            }
-        }
-        Err(e) => assert_eq!(e.code(), Code::BadLink, "{path:?}: {e}"),
-    }
-}
-
 /// Decodes `%XX` escapes exactly once; any other byte stays as it is.
 fn decode_segment(raw: &str, segment: Segment) -> Result<String, LinkError> {
     let bytes = raw.as_bytes();
@@ -512,24 +282,6 @@ fn decode_signature(text: &str) -> Result<[u8; TAG_LEN], LinkError> {
         .map_err(|_| bad("does not decode to 32 bytes".into()))
 }
 
-fn has_zip_extension(filename: &str) -> bool {
-    let b = filename.as_bytes();
-    b.len() >= 4 && b[b.len() - 4..].eq_ignore_ascii_case(b".zip")
-}
-
-// === impl Segment ===
-
-impl fmt::Display for Segment {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Segment::KeyId => "key_id",
-            Segment::Callback => "callback",
-            Segment::Signature => "signature",
-            Segment::Filename => "filename",
-        })
-    }
-}
-
 // === impl LinkPolicy ===
 
 impl Default for LinkPolicy {
@@ -591,31 +343,6 @@ impl VerifiedLink {
     /// The decoded file name (ends in `.zip`, not yet sanitised for `Content-Disposition`).
     pub fn filename(&self) -> &str {
         &self.filename
-    }
-}
-
-// === impl LinkError ===
-
-impl HasCode for LinkError {
-    fn code(&self) -> Code {
-        match self {
-            LinkError::NotFound { .. } => Code::NotFound,
-            LinkError::UnknownKey { .. } => Code::UnknownKey,
-            LinkError::BadSignature { .. } => Code::BadSignature,
-            LinkError::LinkExpired { .. } => Code::LinkExpired,
-            LinkError::TimestampInFuture { .. } => Code::BadTimestamp,
-            LinkError::BadEscape { .. }
-            | LinkError::NotUtf8 { .. }
-            | LinkError::BadKeyId { .. }
-            | LinkError::CallbackHasControl
-            | LinkError::CallbackNotUrl { .. }
-            | LinkError::CallbackScheme { .. }
-            | LinkError::MissingTimestamp
-            | LinkError::DuplicateTimestamp { .. }
-            | LinkError::TimestampNotInteger { .. }
-            | LinkError::BadSignatureEncoding { .. }
-            | LinkError::NotZip { .. } => Code::BadLink,
-        }
     }
 }
 

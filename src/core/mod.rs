@@ -7,6 +7,8 @@
 pub mod dostime;
 pub mod encoder;
 pub mod etag;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 pub mod header;
 pub mod keys;
 pub mod layout;

@@ -1,11 +1,12 @@
 //! Names: the entry paths inside the archive (CONTRACT.md §3) and the download name of the response (§1).
 //!
-//! This module owns three pure rules and nothing else:
+//! This module owns these pure rules and nothing else:
 //!
 //! - [`normalize_path`]: a manifest `path` becomes a safe, '/'-separated zip entry name, or a [`NameError`].
 //! - [`dedupe`]: a list of normalised names becomes a list of unique names that also never clobber each
 //!   other when extracted, renaming deterministically.
-//! - [`sanitize_download_name`] and [`content_disposition`]: the name a browser saves the archive under.
+//! - [`sanitize_download_name`], [`has_zip_extension`] and [`content_disposition`]: the name a browser saves
+//!   the archive under.
 //!
 //! It must not know where names come from (JSON, links) nor do any I/O; errors about *which* entry is wrong
 //! belong to the caller (`core::manifest`).
@@ -132,62 +133,137 @@ fn is_drive(segment: &str) -> bool {
 /// Makes normalised names unique and clobber-free (see the module doc), in place.
 ///
 /// Each name is as returned by [`normalize_path`]: directories end in `/`, files do not. Names that need no
-/// change are left as they are; the order of the list is kept.
+/// change are left as they are; the order of the list is kept. Time and memory are linear in the total
+/// length of the names, however deep the paths and however many duplicates ([`PathTree`]).
 pub fn dedupe(names: &mut [String]) -> Result<(), DedupeError> {
-    // Every original stem (name without the directory's '/') and every implied directory is reserved.
-    let mut reserved: HashSet<String> = HashSet::with_capacity(names.len() * 2);
-    let mut directories: HashSet<&str> = HashSet::new();
-    for name in names.iter() {
-        let (stem, is_dir) = split_dir(name);
-        reserved.insert(stem.to_owned());
-        if is_dir {
-            directories.insert(stem);
-        }
-        for (i, _) in stem.match_indices('/') {
-            directories.insert(&stem[..i]);
-        }
+    for (index, name) in plan_renames(names)? {
+        names[index] = name;
     }
-    for dir in &directories {
-        reserved.insert((*dir).to_owned());
-    }
+    Ok(())
+}
+
+/// The new names of the entries that must be renamed, as `(index, name)` in list order.
+fn plan_renames(names: &[String]) -> Result<Vec<(usize, String)>, DedupeError> {
+    // Every original stem (name without the directory's '/') and every implied directory is a node.
+    let mut tree = PathTree::default();
+    let nodes: Vec<usize> = names
+        .iter()
+        .map(|name| {
+            let (stem, is_dir) = split_dir(name);
+            let node = tree.insert(stem);
+            tree.nodes[node].is_dir |= is_dir;
+            node
+        })
+        .collect();
 
     // Which entries keep their name: the first file of each name that is not a directory, the first
     // directory of each name.
-    let mut kept_files: HashSet<&str> = HashSet::new();
-    let mut kept_dirs: HashSet<&str> = HashSet::new();
     let mut to_rename: Vec<usize> = Vec::new();
-    for (index, name) in names.iter().enumerate() {
-        let (stem, is_dir) = split_dir(name);
-        let keeps = if is_dir {
-            kept_dirs.insert(stem)
+    for (index, (name, &node)) in names.iter().zip(&nodes).enumerate() {
+        let info = &mut tree.nodes[node];
+        let keeps = if name.ends_with('/') {
+            !std::mem::replace(&mut info.dir_kept, true)
         } else {
-            !directories.contains(stem) && kept_files.insert(stem)
+            !info.is_dir && !std::mem::replace(&mut info.file_kept, true)
         };
         if !keeps {
             to_rename.push(index);
         }
     }
-    drop((kept_files, kept_dirs, directories));
 
-    // Renames, in list order. `next` remembers, per original name, the last n tried: the names tried
-    // before stay taken, so resuming there gives the same result as counting from 1 again, in linear time.
-    let mut next: HashMap<String, u64> = HashMap::new();
+    // Renames, in list order. Only the last segment changes, so a candidate is free when its parent has no
+    // such child in the tree and no earlier rename took it. `next` remembers, per original name, the last n
+    // tried: the names tried before stay taken, so resuming there gives the same result as counting from 1
+    // again, in linear time.
+    let mut taken: HashSet<(usize, String)> = HashSet::new();
+    let mut next: HashMap<(usize, bool), u64> = HashMap::new();
+    let mut renames = Vec::with_capacity(to_rename.len());
     for index in to_rename {
         let (stem, is_dir) = split_dir(&names[index]);
-        let counter = next.entry(names[index].clone()).or_insert(0);
+        let parent = tree.nodes[nodes[index]].parent;
+        let segment_start = stem.rfind('/').map_or(0, |i| i + 1);
+        let last = &stem[segment_start..];
+        let counter = next.entry((nodes[index], is_dir)).or_insert(0);
         let renamed = loop {
             *counter = counter.saturating_add(1);
-            let candidate = with_suffix(stem, is_dir, *counter);
-            if candidate.len() + usize::from(is_dir) > MAX_NAME_BYTES {
+            let candidate = with_suffix(last, is_dir, *counter);
+            if segment_start + candidate.len() + usize::from(is_dir) > MAX_NAME_BYTES {
                 return Err(DedupeError { index });
             }
-            if reserved.insert(candidate.clone()) {
+            if tree.child(parent, &candidate).is_none() && taken.insert((parent, candidate.clone()))
+            {
                 break candidate;
             }
         };
-        names[index] = if is_dir { renamed + "/" } else { renamed };
+        let mut name = String::with_capacity(segment_start + renamed.len() + 1);
+        name.push_str(&stem[..segment_start]);
+        name.push_str(&renamed);
+        if is_dir {
+            name.push('/');
+        }
+        renames.push((index, name));
     }
-    Ok(())
+    Ok(renames)
+}
+
+/// Every stem of a list of names and every directory they imply, as a tree of `/`-separated segments:
+/// node 0 is the root (the empty path), every other node one segment under its parent. Each segment is
+/// hashed once, so building it and finding a name's node cost O(name length), where a set of every
+/// prefix as a string would cost O(length²) for a deep path.
+#[derive(Debug)]
+struct PathTree<'a> {
+    children: HashMap<(usize, &'a str), usize>,
+    nodes: Vec<PathNode>,
+}
+
+/// One node of a [`PathTree`].
+#[derive(Debug, Clone, Copy, Default)]
+struct PathNode {
+    parent: usize,
+    /// A directory: an entry's name ends in `/` here, or some name goes on below it.
+    is_dir: bool,
+    /// A file of this name keeps it.
+    file_kept: bool,
+    /// A directory of this name keeps it.
+    dir_kept: bool,
+}
+
+impl Default for PathTree<'_> {
+    fn default() -> Self {
+        PathTree {
+            children: HashMap::new(),
+            nodes: vec![PathNode::default()],
+        }
+    }
+}
+
+impl<'a> PathTree<'a> {
+    /// The node of `stem`, added with its parents if new; every node above it becomes a directory.
+    fn insert(&mut self, stem: &'a str) -> usize {
+        let mut node = 0;
+        for segment in stem.split('/') {
+            if node != 0 {
+                self.nodes[node].is_dir = true;
+            }
+            let parent = node;
+            let fresh = self.nodes.len();
+            node = *self.children.entry((parent, segment)).or_insert(fresh);
+            if node == fresh {
+                self.nodes.push(PathNode {
+                    parent,
+                    ..PathNode::default()
+                });
+            }
+        }
+        node
+    }
+
+    /// The node of segment `segment` under `parent`, if any name has it.
+    fn child(&self, parent: usize, segment: &str) -> Option<usize> {
+        // The map's keys borrow the names; a shorter-lived segment looks them up through covariance.
+        let children: &HashMap<(usize, &str), usize> = &self.children;
+        children.get(&(parent, segment)).copied()
+    }
 }
 
 /// `("a/b", true)` for `a/b/`, `("a/b", false)` for `a/b`.
@@ -232,6 +308,13 @@ pub fn sanitize_download_name(name: &str) -> String {
             }
         })
         .collect()
+}
+
+/// Whether a download name ends in `.zip`, in any case: the one rule for the link's name (§1) and the
+/// manifest's `filename` (§3).
+pub fn has_zip_extension(name: &str) -> bool {
+    let b = name.as_bytes();
+    b.len() >= 4 && b[b.len() - 4..].eq_ignore_ascii_case(b".zip")
 }
 
 /// RFC 5987 `attr-char`s stay as they are; every other byte is percent-encoded.

@@ -14,8 +14,8 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+use zipper::demo::generated_crc32;
 use zipper::demo::Demo;
-use zipper::demo_origin::generated_crc32;
 
 use crate::util::{check_unzip, Expected};
 

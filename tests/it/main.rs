@@ -14,7 +14,7 @@ mod link;
 mod server;
 // Range, If-Range and resume against the real server.
 mod range;
-// The pure core imports no I/O.
+// The pure core imports no I/O, and no sibling modules import each other in a cycle.
 mod layering;
 // Range/resume with real clients: curl cut off and resumed with `curl -C -` (also the shared child-process
 // harness for the browser test).

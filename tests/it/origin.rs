@@ -6,7 +6,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use http::{HeaderMap, HeaderValue, StatusCode};
-use zipper::demo_origin::{generated_bytes, DemoOrigin};
+use zipper::demo::{generated_bytes, DemoOrigin};
 use zipper::error::{Code, HasCode};
 use zipper::origin::guard::{AddressClass, GuardError};
 use zipper::origin::{
@@ -73,7 +73,9 @@ fn sized(url: String, size: u64) -> FileRequest {
 }
 
 async fn origin() -> DemoOrigin {
-    DemoOrigin::start().await.expect("demo origin starts")
+    DemoOrigin::start_with_faults()
+        .await
+        .expect("demo origin starts")
 }
 
 // === files ===
@@ -345,7 +347,7 @@ async fn undeclared_size_mismatch_is_caught_while_streaming() {
 #[tokio::test]
 async fn redirects_are_followed_up_to_the_limit() {
     let o = origin().await;
-    let path = zipper::demo_origin::file_path(3000, 12, "d.bin");
+    let path = zipper::demo::file_path(3000, 12, "d.bin");
     let url = o.url(&format!("/redirect/4{path}"));
     let (got, err) = collect(&client(), sized(url, 3000)).await;
     assert!(err.is_none(), "{err:?}");
@@ -414,7 +416,7 @@ async fn redirects_are_checked_against_the_allowlist() {
         file_hosts: HostAllowlist::new(["127.0.0.1"]).expect("valid"),
         ..settings()
     });
-    let path = zipper::demo_origin::file_path(10, 14, "x");
+    let path = zipper::demo::file_path(10, 14, "x");
     let url = o.url(&format!("/redirect-host/localhost{path}"));
     let (_, err) = collect(&only_ip, sized(url, 10)).await;
     assert!(

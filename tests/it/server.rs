@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use zipper::config::Config;
 use zipper::demo::Demo;
-use zipper::demo_origin::{generated_bytes, generated_crc32};
+use zipper::demo::{generated_bytes, generated_crc32};
 
 use crate::util::{check_all_tools, check_unzip, Expected};
 
@@ -592,7 +592,7 @@ async fn a_reset_mid_file_is_healed_by_retry() {
         "the broken files were fetched again"
     );
     // Ranged resumes only where the origin gave a validator (b.bin); none for d.bin.
-    let d_path = zipper::demo_origin::file_path(120_000, 4, "file.bin");
+    let d_path = zipper::demo::file_path(120_000, 4, "file.bin");
     assert_eq!(demo.origin.requests(&d_path), 2);
     assert_eq!(
         demo.origin.partial_responses(&d_path),

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::core::encoder::{encode_stored_in_memory, EncodeError, Encoder};
+use crate::core::fuzzing::fuzz_layout;
 use proptest::prelude::*;
 
 fn file(name: &str, size: u64, crc: Option<u32>) -> EntrySpec {

@@ -3,7 +3,9 @@
 use proptest::prelude::*;
 
 use super::*;
+use crate::core::fuzzing::fuzz_link;
 use crate::error::to_response_parts;
+use crate::error::{Code, HasCode};
 
 const SECRET: &str = "zipper-test-secret";
 const CALLBACK: &str = "https://localhost:5001/api/v1/downloads/92870627-ed07-4a13-a020-51e9c0a9f3e1/zip?timestamp=1554674400";

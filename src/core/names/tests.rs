@@ -219,6 +219,43 @@ fn many_duplicates_of_one_name_are_renamed_in_linear_time() {
     assert_eq!(names.iter().collect::<HashSet<_>>().len(), 100_000);
 }
 
+#[test]
+fn deep_paths_are_checked_in_linear_time() {
+    // 30,000 segments (59,999 bytes) each: a set of every prefix would hash ~900 MB per name.
+    let deep = vec!["a"; 30_000].join("/");
+    let shallower = vec!["a"; 29_999].join("/");
+    let mut names = vec![
+        deep.clone(),
+        deep.clone(),
+        format!("{shallower}/"),
+        shallower.clone(),
+        format!("{deep}/"),
+    ];
+    dedupe(&mut names).expect("dedupe");
+    // The second file of the deepest name is a duplicate; the file at the directory above is clobbered by
+    // the implied directory; the explicit directory of the deepest name clobbers its files.
+    assert_eq!(names[0], format!("{deep} (1)"));
+    assert_eq!(names[1], format!("{deep} (2)"));
+    assert_eq!(names[2], format!("{shallower}/"));
+    assert_eq!(names[3], format!("{shallower} (1)"));
+    assert_eq!(names[4], format!("{deep}/"));
+}
+
+#[test]
+fn many_renames_under_one_deep_directory_stay_linear() {
+    let dir = vec!["d"; 500].join("/");
+    let mut names = vec![format!("{dir}/x.txt"); 20_000];
+    names.push(format!("{dir}/x (3).txt"));
+    dedupe(&mut names).expect("dedupe");
+    assert_eq!(names[0], format!("{dir}/x.txt"));
+    assert_eq!(names[2], format!("{dir}/x (2).txt"));
+    // `x (3).txt` is an original name, reserved for the entry that comes last.
+    assert_eq!(names[3], format!("{dir}/x (4).txt"));
+    assert_eq!(names[19_999], format!("{dir}/x (20000).txt"));
+    assert_eq!(names[20_000], format!("{dir}/x (3).txt"));
+    assert_eq!(names.iter().collect::<HashSet<_>>().len(), 20_001);
+}
+
 // === download names ===
 
 #[test]
@@ -404,6 +441,23 @@ proptest! {
             prop_assert_eq!(before.ends_with('/'), after.ends_with('/'));
             prop_assert_eq!(parent(before), parent(after));
         }
+    }
+
+    #[test]
+    fn deep_paths_dedupe_like_the_obvious_rule(
+        paths in prop::collection::vec(
+            (prop::collection::vec(prop_oneof![Just("a"), Just("b"), Just("a.txt")], 1..40), any::<bool>()),
+            0..30,
+        )
+    ) {
+        let names: Vec<String> = paths
+            .iter()
+            .map(|(segments, dir)| segments.join("/") + if *dir { "/" } else { "" })
+            .collect();
+        let mut out = names.clone();
+        dedupe(&mut out).expect("short names always fit");
+        assert_clean(&out);
+        prop_assert_eq!(&out, &naive_dedupe(&names));
     }
 
     #[test]

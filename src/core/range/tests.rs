@@ -1,6 +1,7 @@
 use proptest::prelude::*;
 
 use super::*;
+use crate::core::fuzzing::fuzz_range;
 
 use RangeDecision::{Full, Partial, Unsatisfiable};
 

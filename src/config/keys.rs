@@ -1,0 +1,105 @@
+//! The `[keys]` table and `ZIPPER_KEYS`: the signing keys and where each secret comes from (inline,
+//! `{ env = "VAR" }`, `{ file = "/path" }`). Errors name a key by its id or its position, never by its secret.
+
+use super::load::Loader;
+use super::ENV_KEYS;
+use crate::core::keys::{truncate_for_message, KeyId, KeySet, Secret};
+
+impl Loader<'_> {
+    pub(super) fn keys(&mut self, file: Option<toml::Value>) -> KeySet {
+        let keys = if let Some((name, text)) = self.env_value("keys") {
+            self.keys_from_env(&name, &text)
+        } else if let Some(value) = file {
+            self.keys_from_file(value)
+        } else {
+            KeySet::new()
+        };
+        if keys.is_empty() && self.errors.iter().all(|e| !e.is_about_keys()) {
+            self.error(
+                "keys".into(),
+                format!(
+                    "no signing keys configured: add a [keys] table (id = \"secret\") to the config file \
+                     or set {ENV_KEYS}=id:secret"
+                ),
+            );
+        }
+        keys
+    }
+
+    /// `id:secret,id2:secret2`. Errors name the entry by position, never by content.
+    fn keys_from_env(&mut self, name: &str, text: &str) -> KeySet {
+        let mut keys = KeySet::new();
+        for (i, entry) in text.split(',').enumerate() {
+            let n = i + 1;
+            let Some((id, secret)) = entry.split_once(':') else {
+                self.error(
+                    name.to_owned(),
+                    format!("entry {n} has no ':' (expected id:secret,id2:secret2)"),
+                );
+                continue;
+            };
+            let result = KeyId::parse(id).map_err(|e| e.to_string()).and_then(|id| {
+                let secret = Secret::new(secret)
+                    .ok_or_else(|| format!("the secret of key id \"{id}\" is empty"))?;
+                keys.insert(id, secret).map_err(|e| e.to_string())
+            });
+            if let Err(message) = result {
+                self.error(name.to_owned(), format!("entry {n}: {message}"));
+            }
+        }
+        keys
+    }
+
+    fn keys_from_file(&mut self, value: toml::Value) -> KeySet {
+        let mut keys = KeySet::new();
+        let toml::Value::Table(table) = value else {
+            self.error(
+                format!("{}: keys", self.file_name),
+                "must be a table of key id = secret".into(),
+            );
+            return keys;
+        };
+        for (id, value) in table {
+            let place = format!("{}: keys.{}", self.file_name, truncate_for_message(&id));
+            let result = KeyId::parse(&id)
+                .map_err(|e| e.to_string())
+                .and_then(|key_id| {
+                    let secret = self.secret_from(&id, value)?;
+                    keys.insert(key_id, secret).map_err(|e| e.to_string())
+                });
+            if let Err(message) = result {
+                self.error(place, message);
+            }
+        }
+        keys
+    }
+
+    /// A secret given inline, as `{ env = "VAR" }` or as `{ file = "/path" }`.
+    fn secret_from(&self, id: &str, value: toml::Value) -> Result<Secret, String> {
+        const SHAPES: &str =
+            "expected \"secret\", { env = \"VARIABLE\" } or { file = \"/path/to/secret\" }";
+        let empty = || format!("the secret of key id \"{id}\" is empty");
+        let table = match value {
+            toml::Value::String(s) => return Secret::new(s).ok_or_else(empty),
+            toml::Value::Table(t) => t,
+            _ => return Err(SHAPES.into()),
+        };
+        let mut fields = table.into_iter();
+        match (fields.next(), fields.next()) {
+            (Some((kind, toml::Value::String(target))), None) if kind == "env" => {
+                let value = self
+                    .env
+                    .var(&target)
+                    .ok_or_else(|| format!("environment variable {target} is not set"))?;
+                Secret::from_file_contents(value.into_bytes()).ok_or_else(empty)
+            }
+            (Some((kind, toml::Value::String(target))), None) if kind == "file" => {
+                let path = self.base_dir.join(&target);
+                let bytes = std::fs::read(&path)
+                    .map_err(|e| format!("cannot read secret file \"{}\": {e}", path.display()))?;
+                Secret::from_file_contents(bytes).ok_or_else(empty)
+            }
+            _ => Err(SHAPES.into()),
+        }
+    }
+}
