@@ -41,7 +41,9 @@ const ORIGIN_CHUNK: usize = 64 * 1024;
 // === origin: manifests at /m/{id}, files at /f/{size}/{seed}[?drip_ms=N] ===
 
 struct Origin {
+    /// Serves the manifests; `files` serves the files (own port: its connections are counted apart).
     addr: SocketAddr,
+    files: SocketAddr,
     block: Bytes,
     manifests: Mutex<Vec<String>>,
 }
@@ -50,9 +52,9 @@ type OriginBody = UnsyncBoxBody<Bytes, Infallible>;
 
 impl Origin {
     async fn start() -> Arc<Origin> {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("origin binds");
+        let bind = || tokio::net::TcpListener::bind("127.0.0.1:0");
+        let listeners = [bind().await.expect("bind"), bind().await.expect("bind")];
+        let [addr, files] = [0, 1].map(|i| listeners[i].local_addr().expect("origin addr"));
         let mut state = 0x2545_F491_4F6C_DD1Du64;
         let block: Vec<u8> = (0..BLOCK)
             .map(|_| {
@@ -63,24 +65,25 @@ impl Origin {
             })
             .collect();
         let origin = Arc::new(Origin {
-            addr: listener.local_addr().expect("origin addr"),
+            addr,
+            files,
             block: Bytes::from(block),
             manifests: Mutex::new(Vec::new()),
         });
-        let o = Arc::clone(&origin);
-        tokio::spawn(async move {
-            while let Ok((tcp, _)) = listener.accept().await {
-                let o = Arc::clone(&o);
-                let svc = hyper::service::service_fn(move |req| {
+        for listener in listeners {
+            let o = Arc::clone(&origin);
+            tokio::spawn(async move {
+                while let Ok((tcp, _)) = listener.accept().await {
                     let o = Arc::clone(&o);
-                    async move { Ok::<_, Infallible>(o.handle(req)) }
-                });
-                tokio::spawn(
-                    hyper::server::conn::http1::Builder::new()
-                        .serve_connection(hyper_util::rt::TokioIo::new(tcp), svc),
-                );
-            }
-        });
+                    let svc = hyper::service::service_fn(move |req| {
+                        let o = Arc::clone(&o);
+                        async move { Ok::<_, Infallible>(o.handle(req)) }
+                    });
+                    let conn = hyper::server::conn::http1::Builder::new();
+                    tokio::spawn(conn.serve_connection(hyper_util::rt::TokioIo::new(tcp), svc));
+                }
+            });
+        }
         origin
     }
 
@@ -101,12 +104,8 @@ impl Origin {
             hasher.update(&chunk);
             offset += chunk.len() as u64;
         }
-        let query = if drip_ms > 0 {
-            format!("?drip_ms={drip_ms}")
-        } else {
-            String::new()
-        };
-        json!({ "url": format!("http://{}/f/{size}/{seed}{query}", self.addr), "path": name,
+        let query = format!("?drip_ms={drip_ms}");
+        json!({ "url": format!("http://{}/f/{size}/{seed}{query}", self.files), "path": name,
                 "size": size, "crc32": format!("{:08x}", hasher.finalize()) })
     }
 
@@ -171,9 +170,11 @@ impl Origin {
 }
 
 fn status(code: StatusCode) -> Response<OriginBody> {
-    let mut res = Response::new(Full::new(Bytes::new()).boxed_unsync());
-    *res.status_mut() = code;
-    res
+    let body = Full::new(Bytes::new()).boxed_unsync();
+    Response::builder()
+        .status(code)
+        .body(body)
+        .expect("response")
 }
 
 // === the zipper child ===
@@ -273,30 +274,28 @@ fn http_get_status(addr: SocketAddr, path: &str, limit: Duration) -> std::io::Re
 
 // === /proc readings ===
 
-fn status_kib(pid: u32, field: &str) -> u64 {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let value = text
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .unwrap_or("");
-    value
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
+/// The number after `key` on the first line of `file` that starts with `line`.
+fn proc_number(file: &str, line: &str, key: &str) -> u64 {
+    let text = std::fs::read_to_string(file).unwrap_or_default();
+    let Some(found) = text.lines().find_map(|l| l.strip_prefix(line)) else {
+        return 0;
+    };
+    let mut words = found
+        .split_whitespace()
+        .skip_while(|w| !key.is_empty() && *w != key);
+    words
+        .nth(usize::from(!key.is_empty()))
+        .and_then(|v| v.parse().ok())
         .unwrap_or(0)
+}
+
+fn status_kib(pid: u32, field: &str) -> u64 {
+    proc_number(&format!("/proc/{pid}/status"), field, "")
 }
 
 /// Kernel memory of all TCP sockets: the `mem` pages of `/proc/net/sockstat`'s TCP line.
 fn tcp_mem_bytes() -> u64 {
-    let text = std::fs::read_to_string("/proc/net/sockstat").unwrap_or_default();
-    let line = text.lines().find(|l| l.starts_with("TCP:")).unwrap_or("");
-    let words: Vec<&str> = line.split_whitespace().collect();
-    let pages = words
-        .windows(2)
-        .find(|w| w[0] == "mem")
-        .and_then(|w| w[1].parse::<u64>().ok());
-    pages.unwrap_or(0) * 4096
+    proc_number("/proc/net/sockstat", "TCP:", "mem") * 4096
 }
 
 /// ESTABLISHED sockets whose remote port is `port` (zipper's side of its origin connections).
@@ -326,16 +325,16 @@ fn listen_overflows() -> u64 {
         .unwrap_or(0)
 }
 
+fn loadavg() -> String {
+    let text = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    text.split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 fn open_files_limit() -> u64 {
-    let text = std::fs::read_to_string("/proc/self/limits").unwrap_or_default();
-    let line = text
-        .lines()
-        .find(|l| l.starts_with("Max open files"))
-        .unwrap_or("");
-    line.split_whitespace()
-        .nth(3)
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
+    proc_number("/proc/self/limits", "Max open files", "")
 }
 
 // === monitors: RSS/TCP sampler every 100 ms, /healthz probe every 50 ms, each on its own thread ===
@@ -346,14 +345,26 @@ struct Peaks {
     tcp_mem: u64,
 }
 
+/// Watches one scenario's zipper from `start` to `finish`, which returns the scenario's [`Report`].
 struct Monitor {
+    report: Report,
+    overflows: u64,
+    started: Instant,
     stop: Arc<AtomicBool>,
     sampler: std::thread::JoinHandle<Peaks>,
     probe: std::thread::JoinHandle<(Vec<f64>, usize)>,
 }
 
 impl Monitor {
-    fn start(z: &Zipper) -> Monitor {
+    fn start(z: &Zipper, scenario: &str, clients: usize) -> Monitor {
+        let report = Report {
+            scenario: scenario.into(),
+            clients,
+            idle_rss_mib: status_kib(z.child.id(), "VmRSS:") as f64 / 1024.0,
+            tcp_mem_idle_mib: tcp_mem_bytes() as f64 / MIB as f64,
+            load: loadavg(),
+            ..Default::default()
+        };
         let stop = Arc::new(AtomicBool::new(false));
         let (pid, admin, s1, s2) = (z.child.id(), z.admin, Arc::clone(&stop), Arc::clone(&stop));
         let sampler = std::thread::spawn(move || {
@@ -378,25 +389,39 @@ impl Monitor {
             }
             (ms, failed)
         });
+        let (overflows, started) = (listen_overflows(), Instant::now());
         Monitor {
+            report,
+            overflows,
+            started,
             stop,
             sampler,
             probe,
         }
     }
 
-    fn finish(self, report: &mut Report) {
+    fn finish(self) -> Report {
         self.stop.store(true, Ordering::Relaxed);
+        let mut report = self.report;
         let peaks = self.sampler.join().expect("sampler thread");
         let (mut ms, failed) = self.probe.join().expect("probe thread");
         ms.sort_by(f64::total_cmp);
-        let pct = |p: f64| ms.get(((ms.len() as f64 * p) as usize).min(ms.len().saturating_sub(1)));
         report.peak_rss_mib = peaks.rss_kib as f64 / 1024.0;
         report.tcp_mem_peak_mib = peaks.tcp_mem as f64 / MIB as f64;
-        report.healthz_ms =
-            [pct(0.5), pct(0.99), ms.last()].map(|v| v.copied().unwrap_or(f64::NAN));
+        report.healthz_ms = [0.5, 0.99, 1.0].map(|p| percentile(&ms, p));
         report.healthz_failed = failed;
+        report.duration_s = self.started.elapsed().as_secs_f64();
+        let over_idle = (report.peak_rss_mib - report.idle_rss_mib).max(0.0);
+        report.rss_per_download_kib = over_idle * 1024.0 / report.clients.max(1) as f64;
+        report.listen_overflows = listen_overflows().saturating_sub(self.overflows);
+        report
     }
+}
+
+/// The `p` quantile of sorted `values` (NaN when empty).
+fn percentile(values: &[f64], p: f64) -> f64 {
+    let i = ((values.len() as f64 * p) as usize).min(values.len().saturating_sub(1));
+    values.get(i).copied().unwrap_or(f64::NAN)
 }
 
 // === results ===
@@ -415,29 +440,17 @@ struct Report {
     status_200: usize,
     status_503: usize,
     other: usize,
+    /// System-wide, so also other processes' sockets (and the previous scenario's, still closing).
+    tcp_mem_idle_mib: f64,
     tcp_mem_peak_mib: f64,
+    /// System-wide counter (`/proc/net/netstat`), delta over the scenario.
     listen_overflows: u64,
+    /// `/proc/loadavg` when the scenario started (the machine is shared).
+    load: String,
     note: String,
 }
 
 impl Report {
-    fn new(scenario: &str, clients: usize, z: &Zipper) -> Report {
-        let idle = status_kib(z.child.id(), "VmRSS:") as f64 / 1024.0;
-        Report {
-            scenario: scenario.into(),
-            clients,
-            idle_rss_mib: idle,
-            ..Default::default()
-        }
-    }
-
-    fn close(&mut self, started: Instant, overflows_before: u64) {
-        self.duration_s = started.elapsed().as_secs_f64();
-        self.rss_per_download_kib =
-            (self.peak_rss_mib - self.idle_rss_mib).max(0.0) * 1024.0 / self.clients.max(1) as f64;
-        self.listen_overflows = listen_overflows().saturating_sub(overflows_before);
-    }
-
     fn count(&mut self, status: Option<u16>) {
         match status {
             Some(200) => self.status_200 += 1,
@@ -454,6 +467,8 @@ struct H1Result {
     status: Option<u16>,
     content_length: Option<u64>,
     body_bytes: u64,
+    /// When the response headers were complete.
+    headers_after: Option<Duration>,
     /// When the server closed the connection (None: still open at the deadline).
     closed_after: Option<Duration>,
 }
@@ -469,49 +484,39 @@ async fn h1_client(addr: SocketAddr, path: String, rate: u64, deadline: TokioIns
     if tcp.write_all(req.as_bytes()).await.is_err() {
         return r;
     }
-    let mut buf = vec![0u8; 8 * 1024];
-    let mut head = Vec::new();
-    let body_start = loop {
-        match timeout_at(deadline, tcp.read(&mut buf)).await {
-            Ok(Ok(n)) if n > 0 => head.extend_from_slice(&buf[..n]),
-            Ok(_) => {
-                r.closed_after = Some(started.elapsed());
-                return r;
-            }
-            Err(_) => return r,
-        }
-        if let Some(i) = head.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i + 4;
-        }
-        if head.len() > 64 * 1024 {
-            return r;
-        }
-    };
-    let text = String::from_utf8_lossy(&head[..body_start]).to_ascii_lowercase();
-    r.status = text.split(' ').nth(1).and_then(|c| c.parse().ok());
-    r.content_length = text
-        .lines()
-        .find_map(|l| l.strip_prefix("content-length:"))
-        .and_then(|v| v.trim().parse().ok());
-    r.body_bytes = (head.len() - body_start) as u64;
-    let body_started = TokioInstant::now();
+    let (mut head, mut buf) = (Vec::new(), vec![0u8; 8 * 1024]);
+    let mut body_started: Option<TokioInstant> = None;
     loop {
-        if rate > 0 {
-            let due = body_started + Duration::from_secs_f64(r.body_bytes as f64 / rate as f64);
+        if let (Some(t0), true) = (body_started, rate > 0) {
+            let due = t0 + Duration::from_secs_f64(r.body_bytes as f64 / rate as f64);
             sleep_until(due.min(deadline)).await;
         }
         // `timeout_at` polls the read first, so a buffered socket would go on past the deadline.
         if TokioInstant::now() >= deadline {
             return r;
         }
-        match timeout_at(deadline, tcp.read(&mut buf)).await {
-            Ok(Ok(n)) if n > 0 => r.body_bytes += n as u64,
-            Ok(_) => {
-                r.closed_after = Some(started.elapsed());
-                return r;
-            }
+        let n = match timeout_at(deadline, tcp.read(&mut buf)).await {
+            Ok(result) => result.unwrap_or(0),
             Err(_) => return r, // deadline: disconnect
+        };
+        if n == 0 {
+            r.closed_after = Some(started.elapsed());
+            return r;
+        } else if body_started.is_some() {
+            r.body_bytes += n as u64;
+            continue;
         }
+        head.extend_from_slice(&buf[..n]);
+        let Some(end) = head.windows(4).position(|w| w == b"\r\n\r\n") else {
+            continue;
+        };
+        let text = String::from_utf8_lossy(&head[..end]).to_ascii_lowercase();
+        r.status = text.split(' ').nth(1).and_then(|c| c.parse().ok());
+        let length = text.lines().find_map(|l| l.strip_prefix("content-length:"));
+        r.content_length = length.and_then(|v| v.trim().parse().ok());
+        r.body_bytes = (head.len() - end - 4) as u64;
+        r.headers_after = Some(started.elapsed());
+        body_started = Some(TokioInstant::now());
     }
 }
 
@@ -531,24 +536,28 @@ async fn h1_crowd(name: &str, clients: usize, rate_kib: u64, secs: u64) -> Repor
     let z = start_zipper(clients, &[]);
     let path = archive(&origin);
     sleep(Duration::from_millis(500)).await;
-    let mut report = Report::new(name, clients, &z);
-    let (overflows, started, monitor) = (listen_overflows(), Instant::now(), Monitor::start(&z));
+    let monitor = Monitor::start(&z, name, clients);
     let deadline = TokioInstant::now() + Duration::from_secs(secs);
     let tasks: Vec<_> = (0..clients)
         .map(|_| tokio::spawn(h1_client(z.public, path.clone(), rate_kib * 1024, deadline)))
         .collect();
-    let (mut closed_early, mut first_bytes) = (0, 0);
+    let mut results = Vec::new();
     for t in tasks {
-        let r = t.await.expect("client task");
+        results.push(t.await.expect("client task"));
+    }
+    let mut report = monitor.finish();
+    let (mut closed_early, mut headers_ms) = (0, Vec::new());
+    for r in results {
         report.count(r.status);
         report.bytes += r.body_bytes;
         closed_early += usize::from(r.status == Some(200) && r.closed_after.is_some());
-        first_bytes += usize::from(r.body_bytes > 0);
+        headers_ms.extend(r.headers_after.map(|d| d.as_secs_f64() * 1e3));
     }
-    monitor.finish(&mut report);
-    report.close(started, overflows);
+    headers_ms.sort_by(f64::total_cmp);
+    let [p50, max] = [percentile(&headers_ms, 0.5), percentile(&headers_ms, 1.0)];
     report.note = format!(
-        "{rate_kib} KiB/s each for {secs} s; {first_bytes} got body bytes; {closed_early} closed early"
+        "{rate_kib} KiB/s each for {secs} s; response headers after p50 {p50:.0} ms, max {max:.0} ms; \
+         {closed_early} closed before the end"
     );
     report
 }
@@ -560,8 +569,7 @@ async fn h2_stalled(streams: usize, conns: usize) -> Report {
     let z = start_zipper(streams, &[("ZIPPER_CLIENT_WRITE_TIMEOUT_SECS", "5")]);
     let path = archive(&origin);
     sleep(Duration::from_millis(500)).await;
-    let mut report = Report::new("h2-stalled", streams, &z);
-    let (overflows, started, monitor) = (listen_overflows(), Instant::now(), Monitor::start(&z));
+    let monitor = Monitor::start(&z, "h2-stalled", streams);
     let hard_end = TokioInstant::now() + Duration::from_secs(WRITE_TIMEOUT + 15);
     let statuses = Arc::new(Mutex::new(Vec::new()));
     let resets = Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -610,18 +618,17 @@ async fn h2_stalled(streams: usize, conns: usize) -> Report {
     ))
     .await;
     let rss_then = status_kib(z.child.id(), "VmRSS:") as f64 / 1024.0;
-    let origin_conns = established_to(origin.addr.port());
+    let origin_conns = established_to(origin.files.port());
     let resets = resets.load(Ordering::Relaxed);
-    monitor.finish(&mut report);
+    let mut report = monitor.finish();
     for code in statuses.lock().expect("statuses").iter() {
         report.count(Some(*code));
     }
     report.other += streams.saturating_sub(report.status_200 + report.status_503 + report.other);
     tasks.iter().for_each(|t| t.abort());
     drivers.iter().for_each(|d| d.abort());
-    report.close(started, overflows);
     report.note = format!(
-        "{conns} conns; at t={}s: RSS {rss_then:.1} MiB, {origin_conns} origin conns open, \
+        "{conns} conns; at t={}s: RSS {rss_then:.1} MiB, {origin_conns} origin file conns open, \
          {resets}/{streams} streams reset or ended",
         WRITE_TIMEOUT + 2
     );
@@ -632,8 +639,7 @@ async fn h2_stalled(streams: usize, conns: usize) -> Report {
 async fn h2_idle(conns: usize) -> Report {
     const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00";
     let z = start_zipper(conns, &[("ZIPPER_REQUEST_HEADER_TIMEOUT_SECS", "2")]);
-    let mut report = Report::new("h2-idle", conns, &z);
-    let (overflows, started, monitor) = (listen_overflows(), Instant::now(), Monitor::start(&z));
+    let monitor = Monitor::start(&z, "h2-idle", conns);
     let deadline = TokioInstant::now() + Duration::from_secs(10);
     let tasks: Vec<_> = (0..conns)
         .map(|_| {
@@ -653,17 +659,16 @@ async fn h2_idle(conns: usize) -> Report {
             })
         })
         .collect();
-    let mut closed: Vec<f64> = Vec::new();
-    let mut open = 0;
+    let (mut closed, mut open, mut failed) = (Vec::new(), 0, 0);
     for t in tasks {
         match t.await.expect("idle task") {
             Some(Some(secs)) => closed.push(secs),
             Some(None) => open += 1,
-            None => report.other += 1,
+            None => failed += 1,
         }
     }
-    monitor.finish(&mut report);
-    report.close(started, overflows);
+    let mut report = monitor.finish();
+    report.other = failed;
     closed.sort_by(f64::total_cmp);
     let median = closed
         .get(closed.len() / 2)
@@ -679,8 +684,7 @@ async fn drip() -> Report {
     let z = start_zipper(1, &[]);
     let file = origin.entry("drip.bin", 64 * 1024, 3, 500);
     let path = link_path(&origin.add_manifest(json!({ "files": [file] })));
-    let mut report = Report::new("drip", 1, &z);
-    let (overflows, started, monitor) = (listen_overflows(), Instant::now(), Monitor::start(&z));
+    let monitor = Monitor::start(&z, "drip", 1);
     let r = h1_client(
         z.public,
         path,
@@ -688,10 +692,9 @@ async fn drip() -> Report {
         TokioInstant::now() + Duration::from_secs(60),
     )
     .await;
-    monitor.finish(&mut report);
+    let mut report = monitor.finish();
     report.count(r.status);
     report.bytes = r.body_bytes;
-    report.close(started, overflows);
     let of = r.content_length.map_or("?".into(), |l| l.to_string());
     report.note = match r.closed_after {
         Some(t) if r.content_length != Some(r.body_bytes) => {
@@ -709,6 +712,16 @@ async fn drip() -> Report {
 
 // === main ===
 
+/// Waits (at most 10 s) for the kernel to free the previous scenario's socket memory.
+async fn settle() {
+    for _ in 0..100 {
+        if tcp_mem_bytes() < 16 * MIB {
+            return;
+        }
+        sleep(Duration::from_millis(100)).await;
+    }
+}
+
 fn arg(args: &[String], name: &str) -> Option<String> {
     args.iter()
         .position(|a| a == name)
@@ -723,15 +736,15 @@ fn num(args: &[String], name: &str, default: u64) -> u64 {
 }
 
 fn print_table(reports: &[Report]) {
-    println!("\n| scenario | clients | duration | idle RSS | peak RSS | per download | /healthz p50 / p99 / max (failed) | bytes delivered | 200 / 503 / other | TCP mem peak | listen overflows | notes |");
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("\n| scenario | clients | duration | idle RSS | peak RSS | per download | /healthz p50 / p99 / max (failed) | bytes delivered | 200 / 503 / other | TCP mem idle / peak | listen overflows | load | notes |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for r in reports {
         let [p50, p99, max] = r.healthz_ms;
         println!(
-            "| {} | {} | {:.1} s | {:.1} MiB | {:.1} MiB | {:.0} KiB | {p50:.1} / {p99:.1} / {max:.1} ms ({}) | {:.1} MiB | {} / {} / {} | {:.1} MiB | {} | {} |",
+            "| {} | {} | {:.1} s | {:.1} MiB | {:.1} MiB | {:.0} KiB | {p50:.1} / {p99:.1} / {max:.1} ms ({}) | {:.1} MiB | {} / {} / {} | {:.1} / {:.1} MiB | {} | {} | {} |",
             r.scenario, r.clients, r.duration_s, r.idle_rss_mib, r.peak_rss_mib, r.rss_per_download_kib,
             r.healthz_failed, r.bytes as f64 / MIB as f64, r.status_200, r.status_503, r.other,
-            r.tcp_mem_peak_mib, r.listen_overflows, r.note
+            r.tcp_mem_idle_mib, r.tcp_mem_peak_mib, r.listen_overflows, r.load, r.note
         );
     }
 }
@@ -761,7 +774,6 @@ fn main() {
     rt.block_on(async {
         if !bench {
             reports.push(h1_crowd("smoke", 4, 256, 1).await);
-            reports.push(h2_idle(2).await);
             return;
         }
         if custom {
@@ -773,6 +785,7 @@ fn main() {
             reports.push(h1_crowd(&format!("h1-{c}"), c as usize, r, s).await);
         }
         for name in picked.split(',').filter(|s| !s.is_empty()) {
+            settle().await;
             let report = match name {
                 "h1-200" => h1_crowd(name, 200, 256, 10).await,
                 "h1-1000" => h1_crowd(name, 1000, 64, 20).await,
@@ -785,14 +798,11 @@ fn main() {
             reports.push(report);
         }
     });
-    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    println!(
-        "\n## crowd benchmark (load average at the end: {})",
-        load.trim()
-    );
+    let load = loadavg();
+    println!("\n## crowd benchmark (load average at the end: {load})");
     print_table(&reports);
     let out = target_dir().join("crowd.json");
-    let doc = json!({ "loadavg": load.trim(), "scenarios": reports });
+    let doc = json!({ "loadavg_end": load, "scenarios": reports });
     std::fs::write(&out, serde_json::to_string_pretty(&doc).expect("json"))
         .expect("write crowd.json");
     println!("\nJSON: {}", out.display());
