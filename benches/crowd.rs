@@ -11,7 +11,7 @@
 //! Every scenario is bounded in time; the child is killed and reaped by a Drop guard on every path.
 
 use std::convert::Infallible;
-use std::io::{Read, Write};
+use std::io::{Read, Write as _};
 use std::net::{SocketAddr, TcpListener as StdListener, TcpStream as StdStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -259,17 +259,19 @@ fn link_path(callback: &str) -> String {
 fn http_get_status(addr: SocketAddr, path: &str, limit: Duration) -> std::io::Result<u16> {
     let mut s = StdStream::connect_timeout(&addr, limit)?;
     s.set_read_timeout(Some(limit))?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )?;
+    s.write_all(request(addr, path).as_bytes())?;
     let mut text = String::new();
     s.read_to_string(&mut text)?;
-    Ok(text
-        .split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0))
+    Ok(status_code(&text).unwrap_or(0))
+}
+
+fn request(addr: SocketAddr, path: &str) -> String {
+    format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")
+}
+
+/// The status code of a response head (`HTTP/1.1 200 OK…`).
+fn status_code(head: &str) -> Option<u16> {
+    head.split(' ').nth(1)?.parse().ok()
 }
 
 // === /proc readings ===
@@ -480,8 +482,11 @@ async fn h1_client(addr: SocketAddr, path: String, rate: u64, deadline: TokioIns
     let Ok(Ok(mut tcp)) = timeout_at(deadline, TcpStream::connect(addr)).await else {
         return r;
     };
-    let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    if tcp.write_all(req.as_bytes()).await.is_err() {
+    if tcp
+        .write_all(request(addr, &path).as_bytes())
+        .await
+        .is_err()
+    {
         return r;
     }
     let (mut head, mut buf) = (Vec::new(), vec![0u8; 8 * 1024]);
@@ -511,7 +516,7 @@ async fn h1_client(addr: SocketAddr, path: String, rate: u64, deadline: TokioIns
             continue;
         };
         let text = String::from_utf8_lossy(&head[..end]).to_ascii_lowercase();
-        r.status = text.split(' ').nth(1).and_then(|c| c.parse().ok());
+        r.status = status_code(&text);
         let length = text.lines().find_map(|l| l.strip_prefix("content-length:"));
         r.content_length = length.and_then(|v| v.trim().parse().ok());
         r.body_bytes = (head.len() - end - 4) as u64;
@@ -596,10 +601,8 @@ async fn h2_stalled(streams: usize, conns: usize) -> Report {
                 let Ok(Ok(res)) = timeout_at(hard_end, res).await else {
                     return;
                 };
-                statuses
-                    .lock()
-                    .expect("statuses")
-                    .push(res.status().as_u16());
+                let code = res.status().as_u16();
+                statuses.lock().expect("statuses").push(code);
                 let mut body = res.into_body();
                 // No capacity is ever released, so no DATA can arrive: this waits for a reset or the end.
                 if let Ok(Some(Err(_)) | None) = timeout_at(hard_end, body.data()).await {
@@ -685,13 +688,8 @@ async fn drip() -> Report {
     let file = origin.entry("drip.bin", 64 * 1024, 3, 500);
     let path = link_path(&origin.add_manifest(json!({ "files": [file] })));
     let monitor = Monitor::start(&z, "drip", 1);
-    let r = h1_client(
-        z.public,
-        path,
-        0,
-        TokioInstant::now() + Duration::from_secs(60),
-    )
-    .await;
+    let deadline = TokioInstant::now() + Duration::from_secs(60);
+    let r = h1_client(z.public, path, 0, deadline).await;
     let mut report = monitor.finish();
     report.count(r.status);
     report.bytes = r.body_bytes;
@@ -758,11 +756,7 @@ fn main() {
     let picked =
         arg(&args, "--scenario").unwrap_or_else(|| if custom { String::new() } else { all.into() });
     let limit = open_files_limit();
-    let biggest = if custom {
-        num(&args, "--clients", 0)
-    } else {
-        1000
-    };
+    let biggest = num(&args, "--clients", 1000);
     if limit < biggest * 4 + 64 {
         eprintln!("warning: open-files limit {limit} is low for {biggest} clients: run with `ulimit -n 8192`");
     }
