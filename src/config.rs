@@ -170,7 +170,7 @@ impl Config {
             client_write_timeout: Duration::from_secs(60),
             request_header_timeout: Duration::from_secs(10),
             crc_cache_entries: 100_000,
-            memory_budget_bytes: 256 * MIB,
+            memory_budget_bytes: crate::budget::DEFAULT_BUDGET,
             origin_min_rate_bytes_per_sec: 1024,
             h2_max_streams: 100,
             max_client_connections: 10_000,

@@ -98,7 +98,7 @@ impl AppState {
             downloads: Arc::new(Semaphore::new(
                 config.max_concurrent_downloads.min(Semaphore::MAX_PERMITS),
             )),
-            budget: Budget::new(crate::budget::DEFAULT_BUDGET),
+            budget: Budget::new(config.memory_budget_bytes),
             metrics: Arc::new(Metrics::default()),
             crc_cache: CrcCache::new(config.crc_cache_entries),
             crc_reads: CrcReads::new(CRC_READS_AT_ONCE, CRC_READS_PENDING),
@@ -126,11 +126,11 @@ pub fn origin_settings(config: &Config) -> anyhow::Result<OriginSettings> {
         read_timeout: config.origin_read_timeout,
         manifest_timeout: config.manifest_timeout,
         manifest_max_bytes: config.manifest_max_bytes,
-        min_rate_bytes_per_sec: crate::origin::DEFAULT_MIN_RATE,
+        min_rate_bytes_per_sec: config.origin_min_rate_bytes_per_sec,
         retry: crate::origin::RetryPolicy {
             retries: config.origin_retries,
             backoff_base: config.origin_retry_backoff,
-            max_total: crate::origin::retry::DEFAULT_MAX_TOTAL,
+            max_total: config.max_file_retries,
         },
         max_redirects: config.max_redirects,
         allow_private_networks: config.allow_private_networks,
@@ -171,21 +171,11 @@ impl ServerHandle {
     }
 }
 
-/// Listen queue length of the public listener: a crowd connecting at once waits in the kernel instead of
-/// being refused.
-pub const LISTEN_BACKLOG: u32 = 4096;
-
-/// Open client connections on the public listener at most (file descriptors stay available).
-pub const MAX_CLIENT_CONNECTIONS: usize = 10_000;
-
-/// Concurrent streams per HTTP/2 client connection (CONTRACT.md §6).
-pub const H2_MAX_STREAMS: u32 = 100;
-
 /// Binds the listeners of `config` and starts serving; `state` is usually [`AppState::from_config`]. The
 /// admin listener runs on a thread and runtime of its own, so health checks answer while the public
 /// listener is saturated.
 pub async fn start(config: &Config, state: AppState) -> anyhow::Result<ServerHandle> {
-    let public = bind_public(config.listen, LISTEN_BACKLOG)
+    let public = bind_public(config.listen, config.listen_backlog)
         .with_context(|| format!("binding listen address {}", config.listen))?;
     let admin = std::net::TcpListener::bind(config.admin_listen)
         .and_then(|l| l.set_nonblocking(true).map(|()| l))
@@ -199,8 +189,8 @@ pub async fn start(config: &Config, state: AppState) -> anyhow::Result<ServerHan
     let limits = listener::ListenerLimits {
         header_timeout: config.request_header_timeout,
         write_timeout: config.client_write_timeout,
-        max_connections: MAX_CLIENT_CONNECTIONS,
-        h2_max_streams: H2_MAX_STREAMS,
+        max_connections: config.max_client_connections,
+        h2_max_streams: config.h2_max_streams,
     };
     let grace = config.shutdown_grace;
     let st = Arc::clone(&state);
