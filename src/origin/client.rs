@@ -117,9 +117,14 @@ pub enum CrossOrigin {
 /// The origin client: cheap to clone, shared by all downloads.
 #[derive(Debug, Clone)]
 pub struct OriginClient {
+    inner: std::sync::Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
     http: Client<Connector, Empty<Bytes>>,
     guard: Guard,
-    settings: std::sync::Arc<OriginSettings>,
+    settings: OriginSettings,
 }
 
 /// A response head and its body, after redirects.
@@ -163,20 +168,22 @@ impl OriginClient {
             .http2_keep_alive_timeout(Duration::from_secs(20))
             .build(tls);
         Ok(OriginClient {
-            http: client,
-            guard,
-            settings: std::sync::Arc::new(settings),
+            inner: std::sync::Arc::new(Inner {
+                http: client,
+                guard,
+                settings,
+            }),
         })
     }
 
     /// The settings it was built with.
     pub fn settings(&self) -> &OriginSettings {
-        &self.settings
+        &self.inner.settings
     }
 
     /// The guard applying the settings' allowlists and private-network rule.
     pub fn guard(&self) -> &Guard {
-        &self.guard
+        &self.inner.guard
     }
 
     /// GETs `url` with `headers` (plus `User-Agent`), following redirects: each hop is checked by the
@@ -191,7 +198,7 @@ impl OriginClient {
     ) -> Result<OriginResponse, TransportError> {
         let mut hops = 0usize;
         loop {
-            self.guard.check_url(&url, kind)?;
+            self.inner.guard.check_url(&url, kind)?;
             let response = self.send_once(&url, &headers).await?;
             let status = response.status();
             if !status.is_redirection() || status == StatusCode::NOT_MODIFIED {
@@ -200,7 +207,7 @@ impl OriginClient {
                     status,
                     headers: parts.headers,
                     url,
-                    body: OriginBody::new(body, &self.settings),
+                    body: OriginBody::new(body, &self.inner.settings),
                 });
             }
             let target = response
@@ -210,7 +217,7 @@ impl OriginClient {
                 .and_then(|loc| url.join(loc).ok())
                 .ok_or(TransportError::BadRedirect(status))?;
             hops += 1;
-            self.guard.check_redirect(hops, &target, kind)?;
+            self.inner.guard.check_redirect(hops, &target, kind)?;
             if target.origin() != url.origin() && cross_origin == CrossOrigin::DropHeaders {
                 tracing::debug!(from = %super::redact_url(&url), to = %super::redact_url(&target), "cross-origin redirect: dropping manifest headers");
                 headers = HeaderMap::new();
@@ -235,10 +242,10 @@ impl OriginClient {
         request
             .headers_mut()
             .insert(USER_AGENT_HEADER, HeaderValue::from_static(USER_AGENT));
-        let read_timeout = self.settings.read_timeout;
+        let read_timeout = self.inner.settings.read_timeout;
         // The connect timeout is the connector's; the head must follow within the read timeout.
-        let bound = self.settings.connect_timeout + read_timeout;
-        match tokio::time::timeout(bound, self.http.request(request)).await {
+        let bound = self.inner.settings.connect_timeout + read_timeout;
+        match tokio::time::timeout(bound, self.inner.http.request(request)).await {
             Err(_) => Err(TransportError::Timeout(read_timeout)),
             Ok(Ok(response)) => Ok(response),
             Ok(Err(e)) => {
@@ -372,6 +379,9 @@ mod tests {
         assert_eq!(rate_floor(1024, Duration::from_secs(30)), 30 * 1024);
         assert_eq!(rate_floor(1000, Duration::from_millis(1500)), 1500);
         assert_eq!(rate_floor(0, Duration::from_secs(30)), 0);
-        assert_eq!(rate_floor(u64::MAX, Duration::from_secs(u64::MAX)), u64::MAX);
+        assert_eq!(
+            rate_floor(u64::MAX, Duration::from_secs(u64::MAX)),
+            u64::MAX
+        );
     }
 }

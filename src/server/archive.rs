@@ -12,7 +12,7 @@ use futures_util::{stream, Stream, StreamExt};
 use tokio_util::sync::CancellationToken;
 
 use super::download::{open_file, Download};
-use super::service::RequestError;
+use super::request_error::RequestError;
 use crate::prefetch::prefetch_until;
 use crate::zipstream::{zip_stream_observed, BoxError, EntryBody, ZipStreamError};
 
@@ -44,7 +44,11 @@ pub async fn full_archive(
         };
         let head: Vec<Result<Bytes, BoxError>> = match body.next().await {
             Some(Err(e)) => {
-                let name = dl.files.first().map(|f| dl.name_of(f.entry)).unwrap_or_default();
+                let name = dl
+                    .files
+                    .first()
+                    .map(|f| dl.name_of(f.entry))
+                    .unwrap_or_default();
                 return Err(RequestError::first_file(&name, e));
             }
             Some(Ok(chunk)) => vec![Ok(chunk)],
@@ -59,5 +63,9 @@ pub async fn full_archive(
             observer.learn_crc(file, crc);
         }
     });
-    Ok(zip_stream_observed(Arc::clone(&dl.plan), bodies, Some(on_entry)))
+    Ok(zip_stream_observed(
+        Arc::clone(&dl.plan),
+        bodies,
+        Some(on_entry),
+    ))
 }

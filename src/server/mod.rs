@@ -12,6 +12,7 @@ pub mod body;
 pub mod download;
 pub mod listener;
 pub mod ranged;
+pub mod request_error;
 pub mod service;
 
 use std::net::SocketAddr;
@@ -24,11 +25,11 @@ use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinHandle;
 
+use crate::budget::Budget;
 use crate::config::Config;
 use crate::core::keys::KeySet;
 use crate::core::link::LinkPolicy;
 use crate::core::manifest::ManifestLimits;
-use crate::budget::Budget;
 use crate::crc_cache::{CrcCache, CrcReads};
 use crate::metrics::Metrics;
 use crate::origin::{OriginClient, OriginSettings};

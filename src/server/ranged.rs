@@ -13,7 +13,7 @@ use bytes::Bytes;
 use futures_util::{stream, Stream, StreamExt};
 
 use super::download::{open_file, Download, FileItem};
-use super::service::RequestError;
+use super::request_error::RequestError;
 use crate::budget::{DownloadBudget, CHUNK};
 use crate::core::layout::{Piece, SegmentKind};
 use crate::zipstream::{BoxError, EntryBody, ZipStreamError};
@@ -197,13 +197,16 @@ fn crc_tap(body: EntryBody, size: u64, done: impl FnOnce(u32) + Send + 'static) 
 
 /// `body` with every chunk charged to the download's floor before it is read from the origin.
 fn charged(body: EntryBody, budget: DownloadBudget) -> EntryBody {
-    Box::pin(stream::unfold((body, budget), |(mut body, budget)| async move {
-        let mut charge = budget.floor(CHUNK).await;
-        let item = body.next().await?;
-        let item = item.map(|chunk| {
-            charge.shrink_to(chunk.len());
-            charge.attach(chunk)
-        });
-        Some((item, (body, budget)))
-    }))
+    Box::pin(stream::unfold(
+        (body, budget),
+        |(mut body, budget)| async move {
+            let mut charge = budget.floor(CHUNK).await;
+            let item = body.next().await?;
+            let item = item.map(|chunk| {
+                charge.shrink_to(chunk.len());
+                charge.attach(chunk)
+            });
+            Some((item, (body, budget)))
+        },
+    ))
 }

@@ -4,139 +4,31 @@
 //! Order of work follows the contract: the link is checked completely (shape, syntax, key, signature, time)
 //! before anything is fetched; then the download is admitted (a concurrency slot and its memory floor, or
 //! `503 overloaded`); then the signed manifest request; then validation and planning; then the first
-//! file's answer. Every failure before the first byte goes through [`error_response`], the one place that
-//! turns a typed error into a status and JSON body. After the first byte, failures abort the body (see
+//! file's answer. Every failure before the first byte is a [`RequestError`] and goes through
+//! [`error_response`], the one place that turns a typed error into a status and JSON body. After the first byte, failures abort the body (see
 //! [`super::body`]). This module moves data between the pure core and the origin client; it holds no
 //! format logic of its own.
 
 use std::sync::Arc;
 
-use bytes::Bytes;
 use http::header::{self, HeaderValue};
 use http::{Method as HttpMethod, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Empty, Full};
+use http_body_util::{BodyExt, Empty};
 
 use super::body::ZipBody;
 use super::download::Download;
 use super::listener::{Body, ConnState};
+pub use super::request_error::{error_response, RequestError};
 use super::AppState;
 use crate::core::etag::archive_etag;
-use crate::core::layout::{EntryKind as LayoutKind, EntrySpec, Method, Plan, PlanError};
-use crate::core::link::{self, LinkError, VerifiedLink};
-use crate::core::manifest::{self, Compression, EntryKind, FileSource, ManifestError};
+use crate::core::layout::{EntryKind as LayoutKind, EntrySpec, Method, Plan};
+use crate::core::link::{self, VerifiedLink};
+use crate::core::manifest::{self, Compression, EntryKind, FileSource};
 use crate::core::names::content_disposition;
 use crate::core::range::{self, RangeDecision};
-use crate::error::{json_body, Code, HasCode};
+use crate::error::HasCode;
 use crate::metrics::Metrics;
-use crate::origin::{fetch_manifest, FetchError, FileRequest, ManifestFetchError};
-use crate::zipstream::BoxError;
-
-/// Everything that can answer a download request before its first byte.
-#[derive(Debug, thiserror::Error)]
-pub enum RequestError {
-    /// Not a route of the public listener.
-    #[error("no such route")]
-    NotFound,
-    /// Not GET or HEAD.
-    #[error("method not allowed: use GET or HEAD")]
-    MethodNotAllowed,
-    /// The link is malformed, unknown, forged or expired.
-    #[error(transparent)]
-    Link(#[from] LinkError),
-    /// Too many downloads at once.
-    #[error("too many concurrent downloads; retry shortly")]
-    Overloaded,
-    /// The manifest request failed.
-    #[error(transparent)]
-    ManifestFetch(#[from] ManifestFetchError),
-    /// The manifest is invalid.
-    #[error("invalid manifest: {0}")]
-    Manifest(#[from] ManifestError),
-    /// The manifest's entries cannot form a zip.
-    #[error("invalid manifest: {0}")]
-    Plan(#[from] PlanError),
-    /// A file entry's request cannot be made (bad header in the manifest).
-    #[error("invalid manifest: {0}")]
-    File(#[from] FetchError),
-    /// The Range starts past the end.
-    #[error("range not satisfiable: the archive is {0} bytes")]
-    RangeNotSatisfiable(u64),
-    /// The first file failed before any archive byte was sent.
-    #[error("{entry}: {message}")]
-    FirstFile {
-        /// The entry's name in the archive.
-        entry: String,
-        /// Why (the fetch error's message: URL without query, never a header value).
-        message: String,
-        /// Its code (`file_unavailable`, `origin_not_allowed`, `invalid_manifest`).
-        code: Code,
-    },
-}
-
-impl RequestError {
-    /// The error for a first file that failed before the head was sent.
-    pub fn first_file(entry: &str, err: BoxError) -> RequestError {
-        let code = err
-            .downcast_ref::<FetchError>()
-            .map_or(Code::FileUnavailable, HasCode::code);
-        RequestError::FirstFile {
-            entry: entry.to_string(),
-            message: err.to_string(),
-            code,
-        }
-    }
-}
-
-impl HasCode for RequestError {
-    fn code(&self) -> Code {
-        match self {
-            RequestError::NotFound => Code::NotFound,
-            RequestError::MethodNotAllowed => Code::MethodNotAllowed,
-            RequestError::Link(e) => e.code(),
-            RequestError::Overloaded => Code::Overloaded,
-            RequestError::ManifestFetch(e) => e.code(),
-            RequestError::Manifest(_) | RequestError::Plan(_) => Code::InvalidManifest,
-            RequestError::File(e) => e.code(),
-            RequestError::RangeNotSatisfiable(_) => Code::RangeNotSatisfiable,
-            RequestError::FirstFile { code, .. } => *code,
-        }
-    }
-}
-
-/// The JSON error response for any request error: the single place statuses and bodies are made.
-pub fn error_response(err: &RequestError, metrics: &Metrics) -> Response<Body> {
-    Metrics::inc(&metrics.error_responses);
-    let code = err.code();
-    let mut res = Response::new(full(json_body(code, &err.to_string())));
-    *res.status_mut() = code.status();
-    let h = res.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    match err {
-        RequestError::Overloaded => {
-            h.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-        }
-        RequestError::RangeNotSatisfiable(len) => {
-            if let Ok(v) = HeaderValue::from_str(&range::unsatisfied_content_range(*len)) {
-                h.insert(header::CONTENT_RANGE, v);
-            }
-        }
-        RequestError::MethodNotAllowed => {
-            h.insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
-        }
-        _ => {}
-    }
-    res
-}
-
-fn full(body: String) -> Body {
-    Full::new(Bytes::from(body))
-        .map_err(|never| match never {})
-        .boxed_unsync()
-}
+use crate::origin::{fetch_manifest, FileRequest};
 
 /// Answers one request on the public listener.
 pub async fn handle<B>(state: Arc<AppState>, req: Request<B>) -> Response<Body> {
@@ -210,12 +102,8 @@ async fn download<B>(
 
     let mut res = archive_head(&filename);
     let total = dl.plan.total_len();
-    let etag = total.map(|_| {
-        archive_etag(
-            &dl.plan,
-            dl.files.iter().map(|f| f.source.url.as_str()),
-        )
-    });
+    let etag =
+        total.map(|_| archive_etag(&dl.plan, dl.files.iter().map(|f| f.source.url.as_str())));
     let h = res.headers_mut();
     if let (Some(total), Some(etag)) = (total, etag.as_deref()) {
         h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
@@ -228,7 +116,11 @@ async fn download<B>(
     }
     let conn = req.extensions().get::<Arc<ConnState>>().cloned();
     let stall = state.stall_guard(conn);
-    match (total, etag.as_deref(), requested_range(req, total, etag.as_deref())?) {
+    match (
+        total,
+        etag.as_deref(),
+        requested_range(req, total, etag.as_deref())?,
+    ) {
         (Some(total), Some(_), Some((start, end))) => {
             *res.status_mut() = StatusCode::PARTIAL_CONTENT;
             let h = res.headers_mut();
@@ -242,7 +134,14 @@ async fn download<B>(
             let stream = super::ranged::range_archive(Arc::clone(&dl), start, end + 1).await?;
             Metrics::inc(&state.metrics.partial_responses);
             let len = Some(end - start + 1);
-            let body = ZipBody::new(stream, len, Arc::clone(&state.metrics), dl.label.clone(), Some(slot), stall);
+            let body = ZipBody::new(
+                stream,
+                len,
+                Arc::clone(&state.metrics),
+                dl.label.clone(),
+                Some(slot),
+                stall,
+            );
             *res.body_mut() = BodyExt::boxed_unsync(body);
         }
         _ => {
@@ -250,7 +149,14 @@ async fn download<B>(
                 return Ok(res);
             }
             let stream = super::archive::full_archive(Arc::clone(&dl), &stall.cancel).await?;
-            let body = ZipBody::new(stream, total, Arc::clone(&state.metrics), dl.label.clone(), Some(slot), stall);
+            let body = ZipBody::new(
+                stream,
+                total,
+                Arc::clone(&state.metrics),
+                dl.label.clone(),
+                Some(slot),
+                stall,
+            );
             *res.body_mut() = BodyExt::boxed_unsync(body);
         }
     }
@@ -258,7 +164,11 @@ async fn download<B>(
 }
 
 /// `X-Zipper-Time` and `X-Zipper-Signature` of the manifest request (CONTRACT.md §2).
-fn manifest_request_headers(state: &AppState, verified: &VerifiedLink, now: i64) -> http::HeaderMap {
+fn manifest_request_headers(
+    state: &AppState,
+    verified: &VerifiedLink,
+    now: i64,
+) -> http::HeaderMap {
     let mut headers = http::HeaderMap::new();
     if let Some(secret) = state.keys.get(verified.key_id()) {
         let sig = link::manifest_request_signature(secret, now, verified.callback());
