@@ -6,10 +6,13 @@
 //! - the entry the writer is on reads with the download's own floor ([`FLOOR`]: two chunks of at most
 //!   [`CHUNK`], the one the writer holds and the next): it never waits on other downloads, so nothing can
 //!   deadlock, and a client slower than its origin holds at most the floor, whatever the origin's speed;
-//! - entries ahead read only while the current entry is waiting for *its origin* (the origin, not the
-//!   client, is the bottleneck, so data fetched ahead will be wanted soon); they borrow from the shared
-//!   read-ahead pool, at most `bytes` per download. A slow client therefore gets no read-ahead at all, a
-//!   fast one as much as the budget allows.
+//! - entries ahead read only while the current entry is waiting for *its origin*: an entry ahead sends its
+//!   request and takes its first chunk while the current one waits for its first bytes (this hides the
+//!   per-file latency, the point of read-ahead), and reads on only while the current one waits for more
+//!   body bytes after its first (the origin's bandwidth, not the client, is the bottleneck, so what is read
+//!   ahead will be wanted soon). They borrow from the shared read-ahead pool, at most `bytes` per download.
+//!   A client slower than its origin therefore holds at most one first chunk per entry ahead; a fast one
+//!   gets as much read-ahead as the budget allows.
 //!
 //! Dropping the returned stream, or cancelling `parent`, stops every fetch at once, wherever it waits
 //! (origin, budget or channel), which closes its origin connection. This module knows nothing of HTTP or
@@ -42,6 +45,13 @@ const CHANNEL_CHUNKS: usize = 4;
 
 type Chunk = Result<Bytes, BoxError>;
 
+/// The current lane is not waiting for its origin (the client is the bottleneck, or it is between reads).
+const IDLE: u8 = 0;
+/// The current lane waits for its first bytes (request sent, head or first chunk not in yet).
+const OPENING: u8 = 1;
+/// The current lane waits for more body bytes after its first.
+const MID_BODY: u8 = 2;
+
 /// What the lanes of one download share.
 struct Lanes {
     budget: DownloadBudget,
@@ -49,8 +59,8 @@ struct Lanes {
     ahead_cap: Arc<Semaphore>,
     /// The entry the writer is on.
     current: watch::Receiver<usize>,
-    /// Whether the current entry's lane is waiting for its origin.
-    origin_bound: watch::Sender<bool>,
+    /// What the current entry's lane is waiting for: [`IDLE`], [`OPENING`] or [`MID_BODY`].
+    origin_bound: watch::Sender<u8>,
     cancel: CancellationToken,
 }
 
@@ -79,7 +89,7 @@ where
             limits.bytes.clamp(FLOOR, Semaphore::MAX_PERMITS),
         )),
         current: current_rx,
-        origin_bound: watch::channel(false).0,
+        origin_bound: watch::channel(IDLE).0,
         cancel: cancel.clone(),
     });
     let (bodies_tx, bodies_rx) = mpsc::unbounded_channel::<EntryBody>();
@@ -114,6 +124,7 @@ async fn lane(k: usize, mut body: EntryBody, tx: mpsc::Sender<Chunk>, lanes: Arc
     let mut current = lanes.current.clone();
     let mut origin_bound = lanes.origin_bound.subscribe();
     let cancel = &lanes.cancel;
+    let mut pulled_any = false;
     loop {
         let is_current = *current.borrow_and_update() >= k;
         let charge = if is_current {
@@ -123,10 +134,11 @@ async fn lane(k: usize, mut body: EntryBody, tx: mpsc::Sender<Chunk>, lanes: Arc
             }
         } else {
             // Ahead of the writer: wait until the writer waits for its origin (or reaches this entry).
+            let wanted = if pulled_any { MID_BODY } else { OPENING };
             tokio::select! {
                 _ = cancel.cancelled() => return,
                 _ = current.wait_for(|c| *c >= k) => continue,
-                _ = origin_bound.wait_for(|b| *b) => {}
+                _ = origin_bound.wait_for(|b| *b >= wanted) => {}
             }
             let borrowed = tokio::select! {
                 _ = cancel.cancelled() => return,
@@ -139,15 +151,18 @@ async fn lane(k: usize, mut body: EntryBody, tx: mpsc::Sender<Chunk>, lanes: Arc
             }
         };
         if is_current {
-            lanes.origin_bound.send_replace(true);
+            lanes
+                .origin_bound
+                .send_replace(if pulled_any { MID_BODY } else { OPENING });
         }
         let item = tokio::select! {
             _ = cancel.cancelled() => return,
             item = body.next() => item,
         };
         if is_current {
-            lanes.origin_bound.send_replace(false);
+            lanes.origin_bound.send_replace(IDLE);
         }
+        pulled_any = true;
         let chunk = match item {
             None => return,
             Some(Err(e)) => {
@@ -307,8 +322,25 @@ mod tests {
         assert_eq!(b.in_use(), 0, "every charge returned");
     }
 
-    #[tokio::test]
-    async fn entries_ahead_read_while_the_writer_waits_for_its_origin() {
+    /// A current entry whose origin sends one chunk at once, then waits `pause` (before its first chunk
+    /// too when `slow_start`).
+    fn slow_current(slow_start: bool, pause: Duration) -> EntryBody {
+        let first = async move {
+            if slow_start {
+                tokio::time::sleep(pause).await;
+            }
+            Ok::<Bytes, BoxError>(Bytes::from_static(b"first"))
+        };
+        let second = async move {
+            tokio::time::sleep(pause).await;
+            Ok::<Bytes, BoxError>(Bytes::from_static(b"second"))
+        };
+        Box::pin(futures_util::stream::once(first).chain(futures_util::stream::once(second)))
+    }
+
+    /// Reads entry 0 of a two-entry download whose entry 1 counts what its origin sent; returns the bytes
+    /// pulled ahead while entry 0 waited.
+    async fn ahead_while_current_waits(slow_start: bool) -> usize {
         let pulled = Arc::new(AtomicUsize::new(0));
         let p2 = Arc::clone(&pulled);
         let limits = PrefetchLimits {
@@ -318,24 +350,41 @@ mod tests {
         let (b, d) = budget();
         let mut bodies = prefetch_until(2, limits, d, &CancellationToken::new(), move |k| {
             if k == 0 {
-                // A slow origin for the current entry.
-                Box::pin(futures_util::stream::once(async {
-                    tokio::time::sleep(Duration::from_millis(300)).await;
-                    Ok::<Bytes, BoxError>(Bytes::from_static(b"late"))
-                })) as EntryBody
+                slow_current(slow_start, Duration::from_millis(300))
             } else {
                 counting_body(1000, 1000, Arc::clone(&p2))
             }
         });
         let mut first = bodies.next().await.expect("body").expect("ok");
-        let waiting = tokio::spawn(async move { first.next().await.map(|r| r.is_ok()) });
+        let reading = tokio::spawn(async move {
+            let mut n = 0;
+            while let Some(Ok(c)) = first.next().await {
+                n += c.len();
+            }
+            n
+        });
         tokio::time::sleep(Duration::from_millis(150)).await;
         let ahead = pulled.load(Ordering::SeqCst);
-        assert!(ahead > 0, "the next entry is read while the writer waits");
+        assert!(b.in_use() <= FLOOR + 4 * FLOOR, "in use: {}", b.in_use());
+        assert_eq!(reading.await.expect("join"), 11);
+        ahead
+    }
+
+    #[tokio::test]
+    async fn an_entry_ahead_opens_while_the_current_one_waits_for_its_first_bytes() {
+        let ahead = ahead_while_current_waits(true).await;
+        assert_eq!(ahead, 1000, "only the first chunk ahead hides the latency");
+    }
+
+    #[tokio::test]
+    async fn entries_ahead_read_on_while_the_current_one_waits_mid_body() {
+        let ahead = ahead_while_current_waits(false).await;
+        assert!(
+            ahead > 1000,
+            "the origin is the bottleneck: read ahead ({ahead} bytes)"
+        );
         // Within the download's read-ahead cap (one chunk pulled past it at most, then held back).
         assert!(ahead <= 4 * FLOOR + 1000, "read {ahead} bytes ahead");
-        assert!(b.in_use() <= FLOOR + 4 * FLOOR, "in use: {}", b.in_use());
-        assert_eq!(waiting.await.expect("join"), Some(true));
     }
 
     #[tokio::test]

@@ -121,7 +121,8 @@ where
             conn: stall.conn.clone(),
             stalled: AtomicBool::new(false),
             last_ready_ms: AtomicU64::new(0),
-            waiting_on_client: AtomicBool::new(false),
+            // The head is out and the first bytes are ready: until the body asks the origin, it waits on the client.
+            waiting_on_client: AtomicBool::new(true),
             slot: Mutex::new(slot),
         });
         let epoch = Instant::now();

@@ -21,3 +21,6 @@ mod layering;
 mod curl_resume;
 // A real browser: headless Chromium follows a zipper link from a page and saves a valid zip.
 mod browser;
+// Process-wide bounds: the memory budget's admission, stalled and silent HTTP/2 clients, dripping origins,
+// first-file failures as JSON, linear range planning.
+mod limits;
