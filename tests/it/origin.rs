@@ -685,3 +685,25 @@ async fn manifest_headers_do_not_follow_a_redirect_to_another_origin() {
         "the header crossed origins"
     );
 }
+
+#[tokio::test]
+async fn origin_reads_are_at_most_one_read_buffer_even_for_a_slow_consumer() {
+    let o = origin().await;
+    let size = 4 << 20;
+    let stream = fetch_file(&client(), sized(o.file_url(size, 17, "big"), size));
+    let mut stream = std::pin::pin!(stream);
+    let mut largest = 0usize;
+    let mut total = 0u64;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.expect("chunk");
+        largest = largest.max(chunk.len());
+        total += chunk.len() as u64;
+        // A consumer slower than the origin: the kernel buffers fill between reads.
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    assert_eq!(total, size);
+    assert!(
+        largest <= zipper::origin::client::ORIGIN_READ_MAX,
+        "a chunk of {largest} bytes"
+    );
+}
