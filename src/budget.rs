@@ -1,4 +1,4 @@
-//! The process-wide memory budget (CONTRACT.md §6): every byte zipper buffers for a client (chunks read
+//! The process-wide memory budget (docs/contract.md, Safety): every byte zipper buffers for a client (chunks read
 //! from origins and waiting in the read-ahead, in the archive stream, or in hyper's write buffers; range and
 //! CRC work) is counted against one `memory_budget_bytes`.
 //!
@@ -33,7 +33,7 @@ pub const CHUNK: usize = crate::origin::client::ORIGIN_READ_MAX;
 /// read-ahead.
 const FLOOR_SHARE_DIVISOR: usize = 4;
 
-/// The default budget (CONTRACT.md §6): 256 MiB.
+/// The default budget (docs/contract.md, Safety): 256 MiB.
 pub const DEFAULT_BUDGET: u64 = 256 * 1024 * 1024;
 
 /// The smallest budget accepted: room for a few floors and some read-ahead.

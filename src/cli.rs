@@ -1,5 +1,5 @@
-//! The command line (CONTRACT.md §7): `zipper serve` and `zipper sign`, parsed with clap, and their exit
-//! codes.
+//! The command line (docs/contract.md, Operations): `zipper serve` and `zipper sign`, parsed with clap, and
+//! their exit codes.
 //!
 //! Owns the flags and help texts, reading the `sign` command's secret, starting the tokio runtime and tracing
 //! for `serve`, and mapping failures to exit codes ([`CliError::exit_code`]: 64 for a bad configuration or

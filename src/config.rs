@@ -1,5 +1,5 @@
-//! Settings (CONTRACT.md §7): [`Config`], read from a TOML file plus `ZIPPER_*` environment variables, which
-//! win over the file.
+//! Settings (docs/contract.md, Operations): [`Config`], read from a TOML file plus `ZIPPER_*` environment
+//! variables, which win over the file.
 //!
 //! This file is the settings table: the setting names, their defaults (in [`Config::with_keys`], the one
 //! place), their minimums and the order they are read in. `load.rs` reads them (environment, file,

@@ -2,12 +2,12 @@
 //! render its data descriptors and central directory without re-reading files the server has already
 //! streamed. Filled by every full read of a file; first in, first out past the bound.
 //!
-//! **The key rule** (CONTRACT.md §6, nothing shared across credentials): a CRC is keyed by everything that
-//! can change what the origin returns for a request: the signing key id of the link, the file URL, its
-//! size, and the request headers the manifest gave for it (names and values). [`CrcKey`] is a SHA-256 of
-//! those, so a CRC learnt with one app's credentials never serves a request made with other (or no)
-//! credentials, and every entry costs the same few bytes whatever the URL's length: the cache is bounded in
-//! bytes as well as entries.
+//! **The key rule** (docs/contract.md, Safety, nothing shared across credentials): a CRC is keyed by
+//! everything that can change what the origin returns for a request: the signing key id of the link, the file
+//! URL, its size, and the request headers the manifest gave for it (names and values). [`CrcKey`] is a
+//! SHA-256 of those, so a CRC learnt with one app's credentials never serves a request made with other (or
+//! no) credentials, and every entry costs the same few bytes whatever the URL's length: the cache is bounded
+//! in bytes as well as entries.
 //!
 //! Limitation (documented in the README): an origin that changes a file's bytes while keeping its URL and
 //! size would make a resume inconsistent; such origins should put `crc32` in the manifest.

@@ -1,5 +1,5 @@
-//! The contract's error codes (CONTRACT.md §5) and their HTTP mapping: the one place where a typed error
-//! becomes a status and a JSON body.
+//! The contract's error codes (docs/contract.md, Failures) and their HTTP mapping: the one place where a
+//! typed error becomes a status and a JSON body.
 //!
 //! Every boundary has its own error enum (`LinkError`, `ManifestError`, `FetchError`, ...); each reports its
 //! [`Code`] through [`HasCode`], and only this module turns a code into a status and a body. It must not know
@@ -7,7 +7,7 @@
 
 use http::StatusCode;
 
-/// An error code of CONTRACT.md §5, as seen by clients in `{"error":{"code":...}}`.
+/// An error code of docs/contract.md, Failures, as seen by clients in `{"error":{"code":...}}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Code {

@@ -1,6 +1,6 @@
 //! Byte encoders for every zip record zipper writes: local file header, data descriptor, central directory
 //! header, ZIP64 end record and locator, end of central directory; plus the extra fields (ZIP64, extended
-//! timestamp).
+//! timestamp, Info-ZIP Unicode Path).
 //!
 //! Each function writes exactly one record, little-endian, field by field with its APPNOTE name, and each
 //! has a matching `*_len` used by the layout planner; the property tests in [`super::layout`] check that
@@ -90,12 +90,18 @@ pub struct LocalHeader<'a> {
     pub name: &'a [u8],
     /// Unix mtime for the extended timestamp extra field.
     pub mtime: i32,
+    /// `Some(crc32 of name)`: the header also carries the Unicode Path extra field repeating `name`.
+    pub unicode_path: Option<u32>,
 }
 
 impl LocalHeader<'_> {
     /// Encoded length of this header.
     pub fn encoded_len(&self) -> u64 {
-        local_header_len(self.name.len(), self.sizes.has_zip64_extra())
+        local_header_len(
+            self.name.len(),
+            self.sizes.has_zip64_extra(),
+            self.unicode_path.is_some(),
+        )
     }
 
     /// Appends the encoded header.
@@ -109,7 +115,9 @@ impl LocalHeader<'_> {
             LocalSizes::Zip64 { .. } | LocalSizes::DeferredZip64 => (U32_SENTINEL, U32_SENTINEL),
             LocalSizes::Deferred => (0, 0),
         };
-        let extra_len = if zip64 { 20 } else { 0 } + EXTENDED_TIMESTAMP_LEN;
+        let extra_len = if zip64 { 20 } else { 0 }
+            + EXTENDED_TIMESTAMP_LEN
+            + unicode_path_len(self.name.len(), self.unicode_path.is_some());
         put_u32(out, LOCAL_FILE_HEADER_SIG); // local file header signature
         put_u16(out, self.version_needed); // version needed to extract
         put_u16(out, self.flags); // general purpose bit flag
@@ -138,12 +146,42 @@ impl LocalHeader<'_> {
             put_u64(out, compressed); // compressed size
         }
         write_extended_timestamp(out, self.mtime);
+        write_unicode_path(out, self.name, self.unicode_path);
     }
 }
 
-/// Length of a local header with a name of `name_len` bytes, with or without the ZIP64 extra.
-pub fn local_header_len(name_len: usize, zip64: bool) -> u64 {
-    LOCAL_HEADER_FIXED_LEN + name_len as u64 + if zip64 { 20 } else { 0 } + EXTENDED_TIMESTAMP_LEN
+/// Length of a local header with a name of `name_len` bytes, with or without the ZIP64 extra and the
+/// Unicode Path extra.
+pub fn local_header_len(name_len: usize, zip64: bool, unicode_path: bool) -> u64 {
+    LOCAL_HEADER_FIXED_LEN
+        + name_len as u64
+        + if zip64 { 20 } else { 0 }
+        + EXTENDED_TIMESTAMP_LEN
+        + unicode_path_len(name_len, unicode_path)
+}
+
+/// Length of the Unicode Path extra field for a name of `name_len` bytes (0 when there is none).
+pub fn unicode_path_len(name_len: usize, present: bool) -> u64 {
+    if present {
+        UNICODE_PATH_FIXED_LEN + name_len as u64
+    } else {
+        0
+    }
+}
+
+/// Appends the Info-ZIP Unicode Path extra field when `name_crc32` is given (APPNOTE §4.6.9): version 1, the
+/// CRC-32 of the header's name bytes (a reader uses the field only while it matches the header's name), then
+/// the UTF-8 name. zipper's header names are already UTF-8, so the field repeats them; it is for readers that
+/// ignore bit 11 (Windows' built-in zip folders).
+fn write_unicode_path(out: &mut Vec<u8>, name: &[u8], name_crc32: Option<u32>) {
+    let Some(crc) = name_crc32 else {
+        return;
+    };
+    put_u16(out, UNICODE_PATH_ID);
+    put_u16(out, len_u16(name.len() + 5)); // data size: version, name CRC-32, name
+    out.push(UNICODE_PATH_VERSION); // version
+    put_u32(out, crc); // NameCRC32 of the header's file name field
+    out.extend_from_slice(name); // UnicodeName, UTF-8
 }
 
 /// Appends the extended timestamp extra field, mtime only. The central copy has the same shape: its flags
@@ -226,6 +264,8 @@ pub struct CentralHeader<'a> {
     pub name: &'a [u8],
     /// Unix mtime for the extended timestamp.
     pub mtime: i32,
+    /// `Some(crc32 of name)`: the header also carries the Unicode Path extra field repeating `name`.
+    pub unicode_path: Option<u32>,
 }
 
 /// How many 8-byte values the central ZIP64 extra of an entry holds.
@@ -241,11 +281,21 @@ pub fn central_needs_zip64(uncompressed: u64, compressed: u64, offset: u64) -> b
     central_zip64_fields(uncompressed, compressed, offset) > 0
 }
 
-/// Length of a central header.
-pub fn central_header_len(name_len: usize, uncompressed: u64, compressed: u64, offset: u64) -> u64 {
+/// Length of a central header, with or without the Unicode Path extra.
+pub fn central_header_len(
+    name_len: usize,
+    unicode_path: bool,
+    uncompressed: u64,
+    compressed: u64,
+    offset: u64,
+) -> u64 {
     let fields = central_zip64_fields(uncompressed, compressed, offset);
     let zip64 = if fields > 0 { 4 + 8 * fields } else { 0 };
-    CENTRAL_HEADER_FIXED_LEN + name_len as u64 + zip64 + EXTENDED_TIMESTAMP_LEN
+    CENTRAL_HEADER_FIXED_LEN
+        + name_len as u64
+        + zip64
+        + EXTENDED_TIMESTAMP_LEN
+        + unicode_path_len(name_len, unicode_path)
 }
 
 impl CentralHeader<'_> {
@@ -253,6 +303,7 @@ impl CentralHeader<'_> {
     pub fn encoded_len(&self) -> u64 {
         central_header_len(
             self.name.len(),
+            self.unicode_path.is_some(),
             self.uncompressed,
             self.compressed,
             self.local_header_offset,
@@ -264,7 +315,9 @@ impl CentralHeader<'_> {
         let fields =
             central_zip64_fields(self.uncompressed, self.compressed, self.local_header_offset);
         let zip64_len = if fields > 0 { 4 + 8 * fields } else { 0 };
-        let extra_len = zip64_len + EXTENDED_TIMESTAMP_LEN;
+        let extra_len = zip64_len
+            + EXTENDED_TIMESTAMP_LEN
+            + unicode_path_len(self.name.len(), self.unicode_path.is_some());
         put_u32(out, CENTRAL_HEADER_SIG); // central file header signature
         put_u16(out, VERSION_MADE_BY); // version made by
         put_u16(out, self.version_needed); // version needed to extract
@@ -294,6 +347,7 @@ impl CentralHeader<'_> {
             }
         }
         write_extended_timestamp(out, self.mtime);
+        write_unicode_path(out, self.name, self.unicode_path);
     }
 }
 
@@ -395,6 +449,7 @@ mod tests {
                 sizes,
                 name: "héllo.txt".as_bytes(),
                 mtime: 1,
+                unicode_path: Some(crc32fast::hash("héllo.txt".as_bytes())),
             };
             let mut out = Vec::new();
             h.write(&mut out);
@@ -418,6 +473,7 @@ mod tests {
             external_attrs: 0,
             name: b"a",
             mtime: 0,
+            unicode_path: None,
         };
         let mut out = Vec::new();
         h.write(&mut out);

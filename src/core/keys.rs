@@ -1,4 +1,4 @@
-//! The signing key set: which secret a link's `key_id` names (CONTRACT.md §1).
+//! The signing key set: which secret a link's `key_id` names (docs/contract.md, Links).
 //!
 //! Owns [`KeyId`] (the `[A-Za-z0-9_-]{1,32}` syntax), [`Secret`] (bytes whose `Debug` and `Display` never
 //! show them) and [`KeySet`] (several keys at once, so an origin can rotate secrets without breaking live

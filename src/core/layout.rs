@@ -33,9 +33,18 @@
 //!   the overflowing fields; ZIP64 end records when the entry count reaches 65,535 or the directory's size
 //!   or offset overflows, even if every file is small (ArchiveStream-php PR #8). Version needed 4.5 only on
 //!   entries that use ZIP64, 2.0 elsewhere (client-zip #59: 4.5 everywhere breaks MS Office).
-//! - Names are UTF-8 with bit 11 always set (yazl, client-zip do the same); DOS time in UTC plus the
-//!   extended timestamp "UT" extra with the exact mtime (client-zip README, zip_kit); version made by Unix
-//!   with mode bits in the external attributes (0644 files, 0755 directories plus the DOS directory bit).
+//! - Names are UTF-8 with bit 11 always set (yazl, client-zip do the same). A non-ASCII name also gets the
+//!   Info-ZIP Unicode Path extra field (0x7075) in its local and central headers: version 1, the CRC-32 of
+//!   the header's name bytes, then the UTF-8 name (APPNOTE 6.3.10 §4.6.9; Info-ZIP's extra field notes,
+//!   extrafld.txt, "Info-ZIP Unicode Path Extra Field"). Readers that ignore bit 11 (Windows' built-in
+//!   "compressed folders"; client-zip#23, mod_zip's `X-Archive-Charset` path) take the name from it, and a
+//!   reader only trusts it while the CRC matches the header's name. ASCII names carry no such field, byte for
+//!   byte as before. The field sits after the ZIP64 and timestamp extras and counts in the planned lengths,
+//!   so Content-Length and the Range offset map stay exact. A non-ASCII name over
+//!   [`MAX_UNICODE_PATH_NAME_LEN`] bytes (the 16-bit extra field length could not hold it) keeps bit 11 only.
+//! - DOS time in UTC plus the extended timestamp "UT" extra with the exact mtime (client-zip README,
+//!   zip_kit); version made by Unix with mode bits in the external attributes (0644 files, 0755 directories
+//!   plus the DOS directory bit).
 //! - Same entries in, same bytes out: nothing depends on the clock or the process.
 
 mod offsets;
@@ -138,9 +147,17 @@ pub struct PlannedEntry {
     pub descriptor: DescriptorPlan,
     dos: DosDateTime,
     mtime: i32,
+    /// CRC-32 of the name's bytes when both headers carry the Unicode Path extra field (non-ASCII names).
+    name_crc32: Option<u32>,
 }
 
 impl PlannedEntry {
+    /// Whether both headers carry the Info-ZIP Unicode Path extra field: non-ASCII names (up to
+    /// [`MAX_UNICODE_PATH_NAME_LEN`] bytes, so that the 16-bit extra field length holds it).
+    pub fn has_unicode_path(&self) -> bool {
+        self.name_crc32.is_some()
+    }
+
     /// Whether the entry is a directory.
     pub fn is_dir(&self) -> bool {
         matches!(self.kind, EntryKind::Directory)
@@ -273,6 +290,7 @@ impl Plan {
             sizes,
             name: e.name.as_bytes(),
             mtime: e.mtime,
+            unicode_path: e.name_crc32,
         }
         .write(out);
     }
@@ -330,6 +348,7 @@ impl Plan {
             external_attrs: e.external_attrs(),
             name: e.name.as_bytes(),
             mtime: e.mtime,
+            unicode_path: e.name_crc32,
         }
         .write(out);
     }
@@ -453,7 +472,12 @@ fn plan_entry(index: usize, spec: EntrySpec) -> Result<PlannedEntry, PlanError> 
         } else {
             FLAG_DATA_DESCRIPTOR
         };
+    // Bit 11 alone leaves names garbled in readers that ignore it (Windows' built-in zip folders): non-ASCII
+    // names also get the Unicode Path field. ASCII names read the same everywhere and stay without it.
+    let name_crc32 = (!spec.name.is_ascii() && len <= MAX_UNICODE_PATH_NAME_LEN)
+        .then(|| crc32fast::hash(spec.name.as_bytes()));
     Ok(PlannedEntry {
+        name_crc32,
         dos: DosDateTime::from_unix(spec.modified_unix),
         mtime: unix_mtime_i32(spec.modified_unix),
         name: spec.name,

@@ -1,9 +1,10 @@
-//! The signed link of CONTRACT.md §1: `/{key_id}/{callback}/{signature}/{filename}`.
+//! The signed link of docs/contract.md, Links: `/{key_id}/{callback}/{signature}/{filename}`.
 //!
 //! Owns parsing a raw request path into a [`LinkRequest`] ([`parse_path`]), checking it against the key set
 //! and a given time into a [`VerifiedLink`] ([`verify`]), the inverse for origin apps and the CLI
-//! ([`sign_callback`], [`build_link_path`]), the manifest request signature of §2
-//! ([`manifest_request_signature`]), and [`LinkError`], whose codes are those of §5.
+//! ([`sign_callback`], [`build_link_path`]), the manifest request signature (docs/contract.md, Manifest
+//! request) ([`manifest_request_signature`]), and [`LinkError`], whose codes are those of docs/contract.md,
+//! Failures.
 //!
 //! It is pure: no I/O, no clock (callers pass `now`), no tokio. Checks run in the contract's order: route
 //! shape (404), segment syntax (400), key (403), signature (403, compared in constant time by ring), time
@@ -182,7 +183,7 @@ pub fn encode_segment(text: &str) -> String {
     percent_encode(text.as_bytes(), SEGMENT_ENCODE_SET).to_string()
 }
 
-/// The `X-Zipper-Signature` of the manifest request (§2):
+/// The `X-Zipper-Signature` of the manifest request (docs/contract.md, Manifest request):
 /// `base64url_nopad(HMAC-SHA256(secret, "<time>\n" + callback))`, `time` being the `X-Zipper-Time` value.
 pub fn manifest_request_signature(secret: &Secret, time: i64, callback: &str) -> String {
     let mut ctx = hmac::Context::with_key(secret.hmac_key());
@@ -325,7 +326,7 @@ impl LinkRequest {
 // === impl VerifiedLink ===
 
 impl VerifiedLink {
-    /// The key id whose secret signed the link; the manifest request is signed with the same key (§2).
+    /// The key id whose secret signed the link; the manifest request is signed with the same key.
     pub fn key_id(&self) -> &str {
         &self.key_id
     }

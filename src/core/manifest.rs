@@ -1,6 +1,7 @@
-//! The manifest of CONTRACT.md §3: [`parse_manifest`] turns the origin's JSON body into a validated
-//! [`Manifest`] (entries with safe, unique names, parsed URLs, sizes, CRCs, times and per-file headers), or a
-//! [`ManifestError`] that names the entry and field (`files[12].url: not an absolute http(s) URL`).
+//! The manifest of docs/contract.md, Manifest: [`parse_manifest`] turns the origin's JSON body into a
+//! validated [`Manifest`] (entries with safe, unique names, parsed URLs, sizes, CRCs, times and per-file
+//! headers), or a [`ManifestError`] that names the entry and field
+//! (`files[12].url: not an absolute http(s) URL`).
 //!
 //! It must not fetch anything, read the clock or decide statuses: the body arrives already read (and capped)
 //! by `origin::manifest`, the default time is the link's timestamp, and [`ManifestError`] maps to
@@ -12,8 +13,8 @@
 //!   treated as absent; a required one (`path`, or `url` of a file) given as `null` is missing. A field given
 //!   twice in the same object is invalid JSON.
 //! - `filename` is optional. When present it must be a string; it is passed through the download-name rule
-//!   of §1 (control characters, `"`, `/` and `\` become `_`), must then end in `.zip` (case-insensitive, like
-//!   the link's name) and be at most [`MAX_FILENAME_BYTES`] bytes.
+//!   of docs/contract.md, Links (control characters, `"`, `/` and `\` become `_`), must then end in `.zip`
+//!   (case-insensitive, like the link's name) and be at most [`MAX_FILENAME_BYTES`] bytes.
 //! - `files` is required and may be empty (an empty archive is a valid zip).
 //! - A path that ends in `/` (after `\` becomes `/`) is a directory. A directory with a `url` is invalid;
 //!   its `size`, `crc32`, `compression` and `headers` are ignored; its `modified` is used.
@@ -56,9 +57,9 @@ use wire::{At, Failure, RawFile, TopLevel, Typed};
 
 pub use error::{Field, ManifestError, Problem};
 
-/// Default [`ManifestLimits::max_entries`] (CONTRACT.md §3).
+/// Default [`ManifestLimits::max_entries`] (docs/contract.md, Manifest).
 pub const DEFAULT_MAX_ENTRIES: usize = 100_000;
-/// Default [`ManifestLimits::max_total_bytes`]: 1 TiB (CONTRACT.md §3).
+/// Default [`ManifestLimits::max_total_bytes`]: 1 TiB (docs/contract.md, Manifest).
 pub const DEFAULT_MAX_TOTAL_BYTES: u64 = 1 << 40;
 /// The longest `filename` accepted, in bytes (a common file-system limit for one name).
 pub const MAX_FILENAME_BYTES: usize = 255;
@@ -135,7 +136,7 @@ pub enum Compression {
     Deflate,
 }
 
-/// Parses and validates a manifest body (CONTRACT.md §3; see the module doc for every rule).
+/// Parses and validates a manifest body (docs/contract.md, Manifest; see the module doc for every rule).
 ///
 /// `default_modified_unix` is the link's timestamp, used for entries without `modified`.
 pub fn parse_manifest(

@@ -1,4 +1,5 @@
-//! Names: the entry paths inside the archive (CONTRACT.md §3) and the download name of the response (§1).
+//! Names: the entry paths inside the archive (docs/contract.md, Manifest) and the download name of the
+//! response (Links).
 //!
 //! This module owns these pure rules and nothing else:
 //!
@@ -297,7 +298,7 @@ fn extension_dot(segment: &str) -> Option<usize> {
     (dot + 1 < segment.len()).then_some(dot)
 }
 
-/// The download name rule of CONTRACT.md §1: control characters, `"`, `/` and `\` become `_`.
+/// The download name rule of docs/contract.md, Links: control characters, `"`, `/` and `\` become `_`.
 pub fn sanitize_download_name(name: &str) -> String {
     name.chars()
         .map(|c| {
@@ -310,8 +311,8 @@ pub fn sanitize_download_name(name: &str) -> String {
         .collect()
 }
 
-/// Whether a download name ends in `.zip`, in any case: the one rule for the link's name (§1) and the
-/// manifest's `filename` (§3).
+/// Whether a download name ends in `.zip`, in any case: the one rule for the link's name (docs/contract.md,
+/// Links) and the manifest's `filename` (Manifest).
 pub fn has_zip_extension(name: &str) -> bool {
     let b = name.as_bytes();
     b.len() >= 4 && b[b.len() - 4..].eq_ignore_ascii_case(b".zip")

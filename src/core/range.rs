@@ -1,6 +1,6 @@
-//! Range math for one representation of known length (RFC 9110 §14, CONTRACT.md §4): [`parse_range`]
-//! turns a `Range` header into a [`RangeDecision`], [`if_range_allows_partial`] applies `If-Range`, and
-//! [`content_range`] / [`unsatisfied_content_range`] format the answer's `Content-Range`.
+//! Range math for one representation of known length (RFC 9110 §14, docs/contract.md, Responses):
+//! [`parse_range`] turns a `Range` header into a [`RangeDecision`], [`if_range_allows_partial`] applies
+//! `If-Range`, and [`content_range`] / [`unsatisfied_content_range`] format the answer's `Content-Range`.
 //!
 //! It must not know about archives, parts or origins (mapping a range onto the layout is the layout's job),
 //! and it never fails: a header it cannot use is ignored, as RFC 9110 §14.2 allows.

@@ -34,12 +34,12 @@ use url::Url;
 use super::guard::{find_guard_error, Guard, GuardError, GuardedResolver, HostKind};
 use super::OriginSettings;
 
-/// The `User-Agent` of every origin request (CONTRACT.md §2).
+/// The `User-Agent` of every origin request (docs/contract.md, Manifest request).
 pub const USER_AGENT: &str = concat!("zipper/", env!("CARGO_PKG_VERSION"));
 
 /// The largest HTTP/1 read from an origin, hence the largest chunk: 32 KiB, so that the per-download floor
-/// of the memory budget (64 KiB, CONTRACT.md §6) holds two chunks: the one the consumer has (in hyper's
-/// write queue, or being compressed) and the next one being read.
+/// of the memory budget (64 KiB, docs/contract.md, Safety) holds two chunks: the one the consumer has (in
+/// hyper's write queue, or being compressed) and the next one being read.
 pub const ORIGIN_READ_MAX: usize = 32 * 1024;
 
 /// The HTTP/2 receive window per origin stream: what h2 buffers for a stream before its consumer reads.
@@ -270,7 +270,7 @@ fn rustls_provider() -> std::sync::Arc<rustls::crypto::CryptoProvider> {
 
 /// An origin response body, read chunk by chunk within two time bounds: each chunk must arrive within the
 /// read timeout, and over every read-timeout window at least `min_rate_bytes_per_sec` × window bytes must
-/// arrive (CONTRACT.md §6), so a drip of a byte now and then cannot hold a download forever.
+/// arrive (docs/contract.md, Safety), so a drip of a byte now and then cannot hold a download forever.
 #[derive(Debug)]
 pub struct OriginBody {
     body: Incoming,

@@ -1,5 +1,5 @@
 //! Which origins zipper may talk to: host allowlists, the private-network rule and the redirect hop limit
-//! (CONTRACT.md §6). Owns [`Guard`], the pure [`classify`] function and [`GuardError`].
+//! (docs/contract.md, Safety). Owns [`Guard`], the pure [`classify`] function and [`GuardError`].
 //!
 //! The address check runs where the connection is made: [`GuardedResolver`] filters every resolved address
 //! (so DNS rebinding cannot slip a private address past an earlier check), [`Guard::check_url`] covers hosts

@@ -1,5 +1,5 @@
-//! Fetching a manifest's bytes from its callback URL (CONTRACT.md §2): [`fetch_manifest`] and
-//! [`ManifestFetchError`].
+//! Fetching a manifest's bytes from its callback URL (docs/contract.md, Manifest request): [`fetch_manifest`]
+//! and [`ManifestFetchError`].
 //!
 //! It sends the GET, maps the origin's status to contract codes, retries connect errors, resets and
 //! 502/503/504 with backoff, enforces the overall timeout (retries included) and reads the body

@@ -6,9 +6,10 @@
 //!   rate, redirects, `User-Agent`, the guard).
 //! - [`retry`] is the one retry rule of manifest and file fetches ([`RetryPolicy`]).
 //! - [`headers`] validates a manifest's request headers and reads the size headers of responses.
-//! - [`manifest`] fetches a manifest's bytes from the callback URL (CONTRACT.md §2); it does not parse them.
+//! - [`manifest`] fetches a manifest's bytes from the callback URL (docs/contract.md, Manifest request); it
+//!   does not parse them.
 //! - [`files`] fetches one origin file as a pulled stream of bytes, with retries, resume and size checks
-//!   (CONTRACT.md §5).
+//!   (docs/contract.md, Failures).
 //!
 //! This module must not know about zip, links or the hyper service, must not map errors to HTTP statuses
 //! (that is [`crate::error`]'s job) and must never log header values or URL query strings.
@@ -32,13 +33,13 @@ pub use retry::RetryPolicy;
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default idle (read) timeout: the longest wait for the next bytes of an origin response.
 pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(30);
-/// Default overall timeout of a manifest fetch, retries included (CONTRACT.md §2).
+/// Default overall timeout of a manifest fetch, retries included (docs/contract.md, Manifest request).
 pub const DEFAULT_MANIFEST_TIMEOUT: Duration = Duration::from_secs(30);
-/// Default cap on a manifest body (CONTRACT.md §2: 32 MiB).
+/// Default cap on a manifest body (docs/contract.md, Manifest request: 32 MiB).
 pub const DEFAULT_MANIFEST_MAX_BYTES: u64 = 32 * 1024 * 1024;
-/// Default minimum origin body rate, averaged over each read-timeout window (CONTRACT.md §6).
+/// Default minimum origin body rate, averaged over each read-timeout window (docs/contract.md, Safety).
 pub const DEFAULT_MIN_RATE: u64 = 1024;
-/// Default maximum number of redirects followed per request (CONTRACT.md §2, §6).
+/// Default maximum number of redirects followed per request (docs/contract.md, Manifest request and Safety).
 pub const DEFAULT_MAX_REDIRECTS: usize = 5;
 
 /// Settings of every origin request. Built by the configuration layer; [`Default`] gives the contract's

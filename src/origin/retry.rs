@@ -1,5 +1,5 @@
-//! The one retry rule of every origin fetch (CONTRACT.md §5): [`RetryPolicy`] says how many times and how
-//! long to wait, [`Retries`] counts one fetch's failures against it.
+//! The one retry rule of every origin fetch (docs/contract.md, Failures): [`RetryPolicy`] says how many times
+//! and how long to wait, [`Retries`] counts one fetch's failures against it.
 //!
 //! A failure right after progress (new bytes delivered since the previous failure) starts the consecutive
 //! count again, so a long file on a flaky link still completes; an overall cap per fetch (`max_total`)
@@ -9,9 +9,9 @@
 
 use std::time::Duration;
 
-/// Default number of consecutive retries after a failure (CONTRACT.md §5).
+/// Default number of consecutive retries after a failure (docs/contract.md, Failures).
 pub const DEFAULT_RETRIES: u32 = 3;
-/// Default first backoff delay; each further retry doubles it (CONTRACT.md §5).
+/// Default first backoff delay; each further retry doubles it (docs/contract.md, Failures).
 pub const DEFAULT_BACKOFF_BASE: Duration = Duration::from_millis(100);
 /// Default cap on all retries of one fetch, progress or not.
 pub const DEFAULT_MAX_TOTAL: u32 = 10;

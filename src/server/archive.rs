@@ -2,7 +2,7 @@
 //! ([`crate::prefetch`]), the zip stream over them, and the CRCs recorded for later resumes.
 //!
 //! Before the response head is sent, the first file's origin must have answered with its first bytes
-//! (CONTRACT.md §5): a first file that fails (404, refused host, retries spent) becomes a JSON error, not a
+//! (docs/contract.md, Failures): a first file that fails (404, refused host, retries spent) becomes a JSON error, not a
 //! `200` and a truncated body. This module moves bytes; it has no format logic of its own.
 
 use std::sync::Arc;

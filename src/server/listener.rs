@@ -2,7 +2,7 @@
 //! request-header timeout, the client idle-write timeout, and graceful shutdown (stop accepting, let
 //! connections finish, then drop what remains).
 //!
-//! Bounds, for both protocols alike (CONTRACT.md §6): at most `max_connections` open client connections
+//! Bounds, for both protocols alike (docs/contract.md, Safety): at most `max_connections` open client connections
 //! (more are closed at once); a connection with no request in progress for the header timeout is closed
 //! (an HTTP/2 client that sent its preface and nothing else included); a connection whose every stream has
 //! stalled (see [`super::body`]) is closed, which resets its streams; at most `h2_max_streams` streams per

@@ -1,4 +1,4 @@
-//! The HTTP server (CONTRACT.md §4–§7): the public listener (download links), the admin listener (health,
+//! The HTTP server (docs/contract.md, Responses to Operations): the public listener (download links), the admin listener (health,
 //! readiness, metrics), and shutdown (readiness turns 503, stop accepting, let downloads finish within the
 //! grace period, drop the rest, exit 0).
 //!

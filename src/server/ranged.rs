@@ -18,7 +18,7 @@ use crate::budget::{DownloadBudget, CHUNK};
 use crate::core::layout::{Piece, SegmentKind};
 use crate::zipstream::{BoxError, EntryBody, ZipStreamError};
 
-/// The range `start..end` of `dl`'s archive, once the first file it needs has answered (CONTRACT.md §5).
+/// The range `start..end` of `dl`'s archive, once the first file it needs has answered (docs/contract.md, Failures).
 pub async fn range_archive(
     dl: Arc<Download>,
     start: u64,

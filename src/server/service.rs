@@ -163,7 +163,7 @@ async fn download<B>(
     Ok(res)
 }
 
-/// `X-Zipper-Time` and `X-Zipper-Signature` of the manifest request (CONTRACT.md §2).
+/// `X-Zipper-Time` and `X-Zipper-Signature` of the manifest request (docs/contract.md, Manifest request).
 fn manifest_request_headers(
     state: &AppState,
     verified: &VerifiedLink,

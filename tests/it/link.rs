@@ -1,5 +1,6 @@
-//! Origin-app snippets and `zipper sign` make links that zipper accepts: the §1 test vector and random
-//! callbacks, run as real subprocesses (`docs/snippets/sign.py`, `docs/snippets/sign.js`, the binary).
+//! Origin-app snippets and `zipper sign` make links that zipper accepts: the test vector of docs/contract.md
+//! and random callbacks, run as real subprocesses (`docs/snippets/sign.py`, `docs/snippets/sign.js`, the
+//! binary).
 
 use std::path::PathBuf;
 use std::process::Command;

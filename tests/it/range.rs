@@ -1,6 +1,6 @@
-//! Range requests and resume (CONTRACT.md §4): a 206 body is exactly the same slice of the 200 body, only
-//! the files a range overlaps are fetched, and CRCs missing from the manifest are found in the cache or by
-//! reading the files.
+//! Range requests and resume (docs/contract.md, Responses): a 206 body is exactly the same slice of the 200
+//! body, only the files a range overlaps are fetched, and CRCs missing from the manifest are found in the
+//! cache or by reading the files.
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config as PropConfig, TestRunner};

@@ -68,6 +68,19 @@ pub fn check_unzip(path: &Path) {
     assert!(out.contains("No errors detected"), "unzip -t: {out}");
 }
 
+/// Info-ZIP's names as `zipinfo -1` (`unzip -Z1`) lists them in a UTF-8 locale.
+pub fn check_unzip_names(path: &Path, expected: &[Expected]) {
+    let listing = run(Command::new("unzip")
+        .env("LC_ALL", "C.UTF-8")
+        .arg("-Z1")
+        .arg(path));
+    let mut got: Vec<String> = listing.lines().map(str::to_string).collect();
+    got.sort();
+    let mut want: Vec<String> = expected.iter().map(|e| e.name.clone()).collect();
+    want.sort();
+    assert_eq!(got, want, "zipinfo listing");
+}
+
 /// 7-Zip `7z t`, and `7z l -slt` names, sizes and CRCs.
 pub fn check_7z(path: &Path, expected: &[Expected]) {
     let out = run(Command::new("7z").arg("t").arg(path));

@@ -7,7 +7,7 @@ use futures_util::{stream, StreamExt};
 use zipper::core::layout::{EntryKind, EntrySpec, Method, Plan};
 use zipper::zipstream::{write_to, zip_stream, BoxError, EntryBody};
 
-use crate::util::{check_all_tools, Expected};
+use crate::util::{check_all_tools, check_unzip_names, Expected};
 
 const MTIME: i64 = 1_554_674_400;
 
@@ -167,6 +167,68 @@ async fn streaming_entries_unknown_size_and_deflate_open_everywhere() {
         written < text.len() as u64,
         "deflate compressed the text ({written} bytes)"
     );
+    check_all_tools(file.path(), &expected);
+}
+
+/// Issue 14: non-ASCII names carry the Info-ZIP Unicode Path extra field (0x7075) in both headers, and every
+/// reader lists the exact UTF-8 names, for entries of known layout and streamed ones alike.
+#[tokio::test]
+async fn unicode_path_names_list_exactly_everywhere() {
+    let items = vec![
+        directory("été/"),
+        mem_file("été/日本語.txt", b"konnichiwa\n", true, true, Method::Store),
+        mem_file("été/no-crc ☕.bin", b"coffee", true, false, Method::Store),
+        mem_file("plain.txt", b"ascii", true, true, Method::Store),
+    ];
+    let names: Vec<String> = items.iter().map(|i| i.spec.name.clone()).collect();
+    let (file, expected, planned, written) = write_archive(items).await;
+    assert_eq!(
+        planned,
+        Some(written),
+        "planned length equals produced length"
+    );
+    let bytes = std::fs::read(file.path()).expect("archive");
+    for name in &names {
+        // The field as it must appear: id, data size, version 1, CRC-32 of the header's name, UTF-8 name.
+        let mut field = vec![0x75, 0x70];
+        field.extend_from_slice(
+            &u16::try_from(name.len() + 5)
+                .expect("short name")
+                .to_le_bytes(),
+        );
+        field.push(1);
+        field.extend_from_slice(&crc32fast::hash(name.as_bytes()).to_le_bytes());
+        field.extend_from_slice(name.as_bytes());
+        let found = bytes
+            .windows(field.len())
+            .filter(|w| *w == &field[..])
+            .count();
+        let want = if name.is_ascii() { 0 } else { 2 };
+        assert_eq!(found, want, "{name}: Unicode Path fields (local + central)");
+    }
+    check_unzip_names(file.path(), &expected);
+    check_all_tools(file.path(), &expected);
+
+    // Streamed entries (unknown size, deflate) carry the field too.
+    let streamed = vec![
+        mem_file(
+            "日本語/streamed.bin",
+            b"no size",
+            false,
+            false,
+            Method::Store,
+        ),
+        mem_file(
+            "été/deflated.txt",
+            "été ".repeat(100).as_bytes(),
+            true,
+            false,
+            Method::Deflate,
+        ),
+    ];
+    let (file, expected, planned, _) = write_archive(streamed).await;
+    assert_eq!(planned, None);
+    check_unzip_names(file.path(), &expected);
     check_all_tools(file.path(), &expected);
 }
 

@@ -18,8 +18,13 @@ pub fn fuzz_layout(data: &[u8]) {
             break;
         }
         let name_len = usize::from(a % 8);
+        // Bit 3 of `a` mixes in non-ASCII characters (their headers carry the Unicode Path extra field).
         let name: String = (0..name_len)
-            .map(|i| char::from(b'a' + (b.wrapping_add(i as u8) % 26)))
+            .map(|i| match b.wrapping_add(i as u8) % 26 {
+                0 if a & 0x08 != 0 => 'é',
+                1 if a & 0x08 != 0 => '日',
+                c => char::from(b'a' + c),
+            })
             .collect();
         let size = match kind % 4 {
             0 => u64::from(b),

@@ -142,7 +142,7 @@ pub(super) fn compute_layout(entries: &[PlannedEntry]) -> Result<Option<Layout>,
         local_offsets.push(at);
         push(
             SegmentKind::LocalHeader(k),
-            local_header_len(e.name.len(), e.local_zip64),
+            local_header_len(e.name.len(), e.local_zip64, e.has_unicode_path()),
             &mut at,
         )?;
         push(SegmentKind::Data(k), size, &mut at)?;
@@ -150,7 +150,13 @@ pub(super) fn compute_layout(entries: &[PlannedEntry]) -> Result<Option<Layout>,
     }
     let cd_offset = at;
     for (k, (e, &(size, _))) in entries.iter().zip(&lengths).enumerate() {
-        let len = central_header_len(e.name.len(), size, size, local_offsets[k]);
+        let len = central_header_len(
+            e.name.len(),
+            e.has_unicode_path(),
+            size,
+            size,
+            local_offsets[k],
+        );
         push(SegmentKind::CentralHeader(k), len, &mut at)?;
     }
     let cd_size = at - cd_offset;

@@ -284,7 +284,7 @@ proptest! {
     /// length, whatever ZIP64 choices the sizes force.
     #[test]
     fn huge_layouts_render_to_planned_lengths(sizes in prop::collection::vec(prop_oneof![0u64..10, (ZIP64_BYTES_THRESHOLD - 3)..(ZIP64_BYTES_THRESHOLD + 3), 0u64..(1 << 40)], 1..6), crc_known in any::<bool>()) {
-        let specs: Vec<EntrySpec> = sizes.iter().enumerate().map(|(i, s)| file(&format!("f{i}"), *s, crc_known.then_some(0xdead_beef))).collect();
+        let specs: Vec<EntrySpec> = sizes.iter().enumerate().map(|(i, s)| file(&format!("{}{i}", if i % 2 == 0 { "f" } else { "é/日本" }), *s, crc_known.then_some(0xdead_beef))).collect();
         let plan = Plan::new(specs).expect("plan");
         let layout = plan.layout().expect("layout");
         for seg in layout.segments() {
@@ -360,3 +360,5 @@ fn large_deflate_entries_announce_zip64_locally() {
     };
     assert!(plan.descriptor_is_wide(0, &outcome));
 }
+
+mod unicode_path;

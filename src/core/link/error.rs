@@ -1,6 +1,6 @@
-//! What can be wrong with a link: [`LinkError`], with the contract's code for each (§5), and the
-//! [`Segment`] it names. Messages help the developer who built the link; they never contain a secret or
-//! the expected signature.
+//! What can be wrong with a link: [`LinkError`], with the contract's code for each (docs/contract.md,
+//! Failures), and the [`Segment`] it names. Messages help the developer who built the link; they never
+//! contain a secret or the expected signature.
 
 use std::fmt;
 

@@ -1,4 +1,5 @@
-//! Tests of the link module: the §1 test vector, every error code with its status, and round trips.
+//! Tests of the link module: the test vector (docs/contract.md, Signature), every error code with its status,
+//! and round trips.
 
 use proptest::prelude::*;
 

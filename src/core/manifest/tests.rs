@@ -6,7 +6,7 @@ use super::*;
 use crate::core::fuzzing::{fuzz_manifest, invariant_violation};
 use crate::error::{Code, HasCode};
 
-/// The link's timestamp of CONTRACT.md §1's test vector.
+/// The link's timestamp of test vector of docs/contract.md, Signature.
 const LINK_TIME: i64 = 1_554_674_400;
 
 fn parse(body: &serde_json::Value) -> Result<Manifest, ManifestError> {
