@@ -236,7 +236,10 @@ mod tests {
         assert!(download.try_floor(FLOOR).is_none());
         assert!(download.try_floor(FLOOR - 1000).is_some());
         drop(slice);
-        assert!(download.try_floor(FLOOR).is_some(), "released with the slice");
+        assert!(
+            download.try_floor(FLOOR).is_some(),
+            "released with the slice"
+        );
     }
 
     #[tokio::test]
@@ -245,14 +248,12 @@ mod tests {
         let download = budget.admit().expect("admitted");
         let ahead = MIN_BUDGET - MIN_BUDGET / FLOOR_SHARE_DIVISOR;
         let all = download.borrow(ahead).await;
-        let waiting = tokio::time::timeout(
-            std::time::Duration::from_millis(50),
-            download.borrow(1),
-        )
-        .await;
+        let waiting =
+            tokio::time::timeout(std::time::Duration::from_millis(50), download.borrow(1)).await;
         assert!(waiting.is_err(), "no read-ahead left");
         drop(all);
-        let got = tokio::time::timeout(std::time::Duration::from_millis(50), download.borrow(1)).await;
+        let got =
+            tokio::time::timeout(std::time::Duration::from_millis(50), download.borrow(1)).await;
         assert!(got.is_ok(), "free again");
     }
 }

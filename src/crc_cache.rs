@@ -199,7 +199,10 @@ mod tests {
         assert_ne!(plain, CrcKey::new("a", "https://h/f", 11, &[]));
         assert_eq!(plain, CrcKey::new("a", "https://h/f", 10, &[]));
         // Field boundaries are unambiguous.
-        assert_ne!(CrcKey::new("ab", "c", 1, &[]), CrcKey::new("a", "bc", 1, &[]));
+        assert_ne!(
+            CrcKey::new("ab", "c", 1, &[]),
+            CrcKey::new("a", "bc", 1, &[])
+        );
     }
 
     #[tokio::test]

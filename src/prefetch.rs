@@ -280,7 +280,10 @@ mod tests {
         let held = first.next().await.expect("chunk").expect("ok");
         tokio::time::sleep(Duration::from_millis(100)).await;
         let ahead: usize = pulled[1..].iter().map(|p| p.load(Ordering::SeqCst)).sum();
-        assert_eq!(ahead, 0, "the origin is faster than the writer: nothing is read ahead");
+        assert_eq!(
+            ahead, 0,
+            "the origin is faster than the writer: nothing is read ahead"
+        );
         // The current entry holds at most its floor.
         assert!(b.in_use() <= 2 * FLOOR, "in use: {}", b.in_use());
         let cur = pulled[0].load(Ordering::SeqCst);

@@ -372,6 +372,9 @@ mod tests {
         assert_eq!(rate_floor(1024, Duration::from_secs(30)), 30 * 1024);
         assert_eq!(rate_floor(1000, Duration::from_millis(1500)), 1500);
         assert_eq!(rate_floor(0, Duration::from_secs(30)), 0);
-        assert_eq!(rate_floor(u64::MAX, Duration::from_secs(u64::MAX)), u64::MAX);
+        assert_eq!(
+            rate_floor(u64::MAX, Duration::from_secs(u64::MAX)),
+            u64::MAX
+        );
     }
 }

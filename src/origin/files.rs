@@ -22,8 +22,8 @@ use url::Url;
 
 use super::client::{CrossOrigin, OriginBody, TransportError};
 use super::guard::{GuardError, HostKind};
-use super::headers::{content_range, declared_length};
 pub use super::headers::request_headers;
+use super::headers::{content_range, declared_length};
 use super::retry::Retries;
 use super::{redact_url, redact_url_str, OriginClient};
 use crate::error::{Code, HasCode};

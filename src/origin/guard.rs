@@ -400,7 +400,12 @@ impl Guard {
 
     /// Checks redirect hop number `hop` (1-based) to `target`: at most `max_redirects` hops, each target
     /// passing [`Guard::check_url`].
-    pub fn check_redirect(&self, hop: usize, target: &Url, kind: HostKind) -> Result<(), GuardError> {
+    pub fn check_redirect(
+        &self,
+        hop: usize,
+        target: &Url,
+        kind: HostKind,
+    ) -> Result<(), GuardError> {
         if hop > self.max_redirects {
             return Err(GuardError::TooManyRedirects {
                 max: self.max_redirects,
@@ -427,7 +432,8 @@ pub struct GuardedResolver {
 /// The addresses a [`GuardedResolver`] allows.
 pub type Addrs = std::vec::IntoIter<SocketAddr>;
 
-type Resolving = Pin<Box<dyn Future<Output = Result<Addrs, Box<dyn StdError + Send + Sync>>> + Send>>;
+type Resolving =
+    Pin<Box<dyn Future<Output = Result<Addrs, Box<dyn StdError + Send + Sync>>> + Send>>;
 
 impl tower_service::Service<Name> for GuardedResolver {
     type Response = Addrs;

@@ -23,10 +23,10 @@ pub mod manifest;
 pub mod retry;
 
 pub use client::OriginClient;
-pub use retry::RetryPolicy;
 pub use files::{fetch_file, FetchError, FileRequest};
 pub use guard::{GuardError, HostAllowlist};
 pub use manifest::{fetch_manifest, ManifestFetchError};
+pub use retry::RetryPolicy;
 
 /// Default connect timeout per origin connection.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);

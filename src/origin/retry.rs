@@ -127,7 +127,11 @@ mod tests {
         for pos in 1..=5 {
             assert_eq!(r.failed(pos), Some(Duration::from_millis(1)), "retry {pos}");
         }
-        assert_eq!(r.failed(6), None, "the overall cap holds even with progress");
+        assert_eq!(
+            r.failed(6),
+            None,
+            "the overall cap holds even with progress"
+        );
         assert_eq!(r.taken(), 6);
     }
 }

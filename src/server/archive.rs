@@ -44,7 +44,11 @@ pub async fn full_archive(
         };
         let head: Vec<Result<Bytes, BoxError>> = match body.next().await {
             Some(Err(e)) => {
-                let name = dl.files.first().map(|f| dl.name_of(f.entry)).unwrap_or_default();
+                let name = dl
+                    .files
+                    .first()
+                    .map(|f| dl.name_of(f.entry))
+                    .unwrap_or_default();
                 return Err(RequestError::first_file(&name, e));
             }
             Some(Ok(chunk)) => vec![Ok(chunk)],
@@ -59,5 +63,9 @@ pub async fn full_archive(
             observer.learn_crc(file, crc);
         }
     });
-    Ok(zip_stream_observed(Arc::clone(&dl.plan), bodies, Some(on_entry)))
+    Ok(zip_stream_observed(
+        Arc::clone(&dl.plan),
+        bodies,
+        Some(on_entry),
+    ))
 }

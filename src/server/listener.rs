@@ -22,14 +22,14 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{Request, Response};
+use http_body::{Frame, SizeHint};
 use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use http_body::{Frame, SizeHint};
-use http_body_util::BodyExt;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Notify, Semaphore};
 
@@ -245,8 +245,12 @@ pub async fn run<S, F>(
 
 /// Runs one connection until it ends, it has been idle (no request in progress) for `idle`, or every
 /// stream it carries has stalled; then drops it (closing the socket).
-async fn drive<C, E>(conn: C, state: Arc<ConnState>, idle: Duration, _permit: tokio::sync::OwnedSemaphorePermit)
-where
+async fn drive<C, E>(
+    conn: C,
+    state: Arc<ConnState>,
+    idle: Duration,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+) where
     C: Future<Output = Result<(), E>>,
     E: std::fmt::Display,
 {

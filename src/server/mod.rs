@@ -24,11 +24,11 @@ use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinHandle;
 
+use crate::budget::Budget;
 use crate::config::Config;
 use crate::core::keys::KeySet;
 use crate::core::link::LinkPolicy;
 use crate::core::manifest::ManifestLimits;
-use crate::budget::Budget;
 use crate::crc_cache::{CrcCache, CrcReads};
 use crate::metrics::Metrics;
 use crate::origin::{OriginClient, OriginSettings};

@@ -210,12 +210,8 @@ async fn download<B>(
 
     let mut res = archive_head(&filename);
     let total = dl.plan.total_len();
-    let etag = total.map(|_| {
-        archive_etag(
-            &dl.plan,
-            dl.files.iter().map(|f| f.source.url.as_str()),
-        )
-    });
+    let etag =
+        total.map(|_| archive_etag(&dl.plan, dl.files.iter().map(|f| f.source.url.as_str())));
     let h = res.headers_mut();
     if let (Some(total), Some(etag)) = (total, etag.as_deref()) {
         h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
@@ -228,7 +224,11 @@ async fn download<B>(
     }
     let conn = req.extensions().get::<Arc<ConnState>>().cloned();
     let stall = state.stall_guard(conn);
-    match (total, etag.as_deref(), requested_range(req, total, etag.as_deref())?) {
+    match (
+        total,
+        etag.as_deref(),
+        requested_range(req, total, etag.as_deref())?,
+    ) {
         (Some(total), Some(_), Some((start, end))) => {
             *res.status_mut() = StatusCode::PARTIAL_CONTENT;
             let h = res.headers_mut();
@@ -242,7 +242,14 @@ async fn download<B>(
             let stream = super::ranged::range_archive(Arc::clone(&dl), start, end + 1).await?;
             Metrics::inc(&state.metrics.partial_responses);
             let len = Some(end - start + 1);
-            let body = ZipBody::new(stream, len, Arc::clone(&state.metrics), dl.label.clone(), Some(slot), stall);
+            let body = ZipBody::new(
+                stream,
+                len,
+                Arc::clone(&state.metrics),
+                dl.label.clone(),
+                Some(slot),
+                stall,
+            );
             *res.body_mut() = BodyExt::boxed_unsync(body);
         }
         _ => {
@@ -250,7 +257,14 @@ async fn download<B>(
                 return Ok(res);
             }
             let stream = super::archive::full_archive(Arc::clone(&dl), &stall.cancel).await?;
-            let body = ZipBody::new(stream, total, Arc::clone(&state.metrics), dl.label.clone(), Some(slot), stall);
+            let body = ZipBody::new(
+                stream,
+                total,
+                Arc::clone(&state.metrics),
+                dl.label.clone(),
+                Some(slot),
+                stall,
+            );
             *res.body_mut() = BodyExt::boxed_unsync(body);
         }
     }
@@ -258,7 +272,11 @@ async fn download<B>(
 }
 
 /// `X-Zipper-Time` and `X-Zipper-Signature` of the manifest request (CONTRACT.md §2).
-fn manifest_request_headers(state: &AppState, verified: &VerifiedLink, now: i64) -> http::HeaderMap {
+fn manifest_request_headers(
+    state: &AppState,
+    verified: &VerifiedLink,
+    now: i64,
+) -> http::HeaderMap {
     let mut headers = http::HeaderMap::new();
     if let Some(secret) = state.keys.get(verified.key_id()) {
         let sig = link::manifest_request_signature(secret, now, verified.callback());
