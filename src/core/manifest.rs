@@ -55,6 +55,7 @@ use crate::core::names;
 use wire::{At, Failure, RawFile, TopLevel, Typed};
 
 pub use error::{Field, ManifestError, Problem};
+pub use rules::{is_refused_header, REFUSED_HEADERS};
 
 /// Default [`ManifestLimits::max_entries`] (CONTRACT.md §3).
 pub const DEFAULT_MAX_ENTRIES: usize = 100_000;

@@ -1,32 +1,14 @@
 //! The headers of file requests and responses: which request headers a manifest may set
-//! ([`request_headers`]) and the size headers of answers ([`declared_length`], [`content_range`]).
+//! ([`request_headers`], holding them to the one deny-list [`crate::core::manifest::REFUSED_HEADERS`]) and the size headers of answers ([`declared_length`], [`content_range`]).
 //!
 //! Pure functions over header maps: no I/O. Messages name a header but never its value.
 
-use http::header::{
-    HeaderName, ACCEPT_ENCODING, CONNECTION, CONTENT_LENGTH, CONTENT_RANGE, EXPECT, HOST, IF_RANGE,
-    RANGE, TE, TRAILER, TRANSFER_ENCODING, UPGRADE,
-};
+use http::header::{HeaderName, CONTENT_LENGTH, CONTENT_RANGE};
 use http::{HeaderMap, HeaderValue};
 
 use super::files::{FetchError, FileRequest};
 use super::redact_url_str;
-
-/// Headers zipper sets or that would change the bytes or the framing; the manifest may not set them.
-const RESERVED: [HeaderName; 11] = [
-    HOST,
-    RANGE,
-    IF_RANGE,
-    CONTENT_LENGTH,
-    TRANSFER_ENCODING,
-    CONNECTION,
-    TE,
-    UPGRADE,
-    EXPECT,
-    TRAILER,
-    // No decompression is done, so a compressed answer would end up in the archive as is.
-    ACCEPT_ENCODING,
-];
+use crate::core::manifest::is_refused_header;
 
 /// Validates `req`'s extra headers into a map. The service can call this before the first byte is sent,
 /// so that a bad header answers with an error instead of a broken download.
@@ -40,7 +22,8 @@ pub fn request_headers(req: &FileRequest) -> Result<HeaderMap, FetchError> {
         };
         let header =
             HeaderName::from_bytes(name.as_bytes()).map_err(|_| bad("not a valid name"))?;
-        if RESERVED.contains(&header) || header.as_str() == "keep-alive" {
+        // The one deny-list, the manifest validation's: a request built by other means is held to it too.
+        if is_refused_header(header.as_str()) {
             return Err(bad("set by zipper, not allowed in a manifest"));
         }
         let value = HeaderValue::from_str(value).map_err(|_| bad("the value is not valid"))?;
@@ -118,5 +101,29 @@ mod tests {
             );
             assert_eq!(err.code(), Code::InvalidManifest);
         }
+    }
+
+    /// One deny-list: every header the manifest validation refuses, the origin client refuses too (in any
+    /// case), and the manifest validation refuses exactly the list's names.
+    #[test]
+    fn the_one_deny_list_holds_for_manifests_and_file_requests() {
+        use crate::core::manifest::{parse_manifest, ManifestLimits, REFUSED_HEADERS};
+        for name in REFUSED_HEADERS {
+            for spelled in [name.to_string(), name.to_ascii_uppercase()] {
+                let mut req = FileRequest::new("https://cdn.example.com/a");
+                req.headers = vec![(spelled.clone(), "v".into())];
+                assert!(request_headers(&req).is_err(), "{spelled}");
+                let manifest = format!(
+                    r#"{{"files":[{{"url":"https://cdn.example.com/a","path":"a","headers":{{"{spelled}":"v"}}}}]}}"#
+                );
+                assert!(
+                    parse_manifest(manifest.as_bytes(), 0, &ManifestLimits::default()).is_err(),
+                    "{spelled}"
+                );
+            }
+        }
+        let mut req = FileRequest::new("https://cdn.example.com/a");
+        req.headers = vec![("X-Custom".into(), "v".into())];
+        assert!(request_headers(&req).is_ok());
     }
 }
