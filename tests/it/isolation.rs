@@ -160,3 +160,39 @@ async fn presigned_file_urls_keep_the_etag_and_if_range_resumes_work() {
     assert_eq!(resumed.status, 206);
     assert_eq!(resumed.body.expect("resumed"), whole[start..].to_vec());
 }
+
+/// A file fetched with manifest `headers` follows at most `max_redirects` (5) hops, like any other fetch
+/// (it once could follow 2 × max + 1).
+#[tokio::test]
+async fn a_file_with_headers_follows_at_most_the_redirect_limit() {
+    let demo = start().await;
+    let path = zipper::demo::file_path(3000, 12, "r.bin");
+    let entry = |hops: u32| {
+        json!({ "files": [{
+            "url": demo.origin.url(&format!("/redirect/{hops}{path}")),
+            "path": "r.bin",
+            "size": 3000,
+            "crc32": format!("{:08x}", generated_crc32(12, 3000)),
+            "headers": { "X-App-Token": "t0k3n" },
+        }]})
+    };
+    let ok = get(&demo.link(&entry(4), "ok.zip", now()), &[]).await;
+    assert_eq!(ok.status, 200, "five redirects are within the limit");
+    let (redirects, files) = (
+        demo.origin.requests("/redirect/"),
+        demo.origin.requests("/files/"),
+    );
+    let refused = get(&demo.link(&entry(5), "no.zip", now()), &[]).await;
+    assert_eq!(refused.status, 502);
+    assert!(!refused
+        .body
+        .expect("body")
+        .windows(5)
+        .any(|w| w == b"t0k3n"));
+    assert_eq!(
+        demo.origin.requests("/redirect/") - redirects,
+        6,
+        "six redirect answers read, the sixth not followed"
+    );
+    assert_eq!(demo.origin.requests("/files/"), files);
+}
