@@ -22,8 +22,7 @@ use url::Url;
 
 use super::client::{CrossOrigin, OriginBody, TransportError};
 use super::guard::{GuardError, HostKind};
-pub use super::headers::request_headers;
-use super::headers::{content_range, declared_length};
+use super::headers::{content_range, declared_length, validate_headers};
 use super::retry::Retries;
 use super::{redact_url, redact_url_str, OriginClient};
 use crate::error::{Code, HasCode};
@@ -174,6 +173,16 @@ impl HasCode for FetchError {
     }
 }
 
+/// Validates `req`'s extra headers into a map. The service can call this before the first byte is sent,
+/// so that a bad header answers with an error instead of a broken download.
+pub fn request_headers(req: &FileRequest) -> Result<HeaderMap, FetchError> {
+    validate_headers(&req.headers).map_err(|bad| FetchError::BadHeader {
+        url: redact_url_str(&req.url),
+        name: bad.name,
+        reason: bad.reason,
+    })
+}
+
 /// Streams the bytes `[start, end)` of the file at `req.url`, pulled by the consumer.
 ///
 /// The stream ends after the last byte, or yields one `Err` and ends. Nothing is requested until it is
@@ -183,9 +192,9 @@ pub fn fetch_file(
     req: FileRequest,
 ) -> impl Stream<Item = Result<Bytes, FetchError>> + Send + 'static {
     let client = client.clone();
-    stream::unfold(Step::Start(client, req), |step| async move {
+    stream::unfold(Step::Start(Box::new((client, req))), |step| async move {
         let mut fetch = match step {
-            Step::Start(client, req) => match Fetch::new(client, req) {
+            Step::Start(start) => match Fetch::new(start.0, start.1) {
                 Ok(fetch) => fetch,
                 Err(e) => return Some((Err(e), Step::Done)),
             },
@@ -201,7 +210,7 @@ pub fn fetch_file(
 }
 
 enum Step {
-    Start(OriginClient, FileRequest),
+    Start(Box<(OriginClient, FileRequest)>),
     Running(Box<Fetch>),
     Done,
 }

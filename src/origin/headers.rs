@@ -1,22 +1,29 @@
 //! The headers of file requests and responses: which request headers a manifest may set
-//! ([`request_headers`], holding them to the one deny-list [`crate::core::manifest::REFUSED_HEADERS`]) and the size headers of answers ([`declared_length`], [`content_range`]).
+//! ([`validate_headers`], holding them to the one deny-list [`crate::core::manifest::REFUSED_HEADERS`]) and
+//! the size headers of answers ([`declared_length`], [`content_range`]). It does not know the file fetcher
+//! (`files.rs` wraps [`BadHeader`] into its own error), so the two do not import each other.
 //!
 //! Pure functions over header maps: no I/O. Messages name a header but never its value.
 
 use http::header::{HeaderName, CONTENT_LENGTH, CONTENT_RANGE};
 use http::{HeaderMap, HeaderValue};
 
-use super::files::{FetchError, FileRequest};
-use super::redact_url_str;
 use crate::core::manifest::is_refused_header;
 
-/// Validates `req`'s extra headers into a map. The service can call this before the first byte is sent,
-/// so that a bad header answers with an error instead of a broken download.
-pub fn request_headers(req: &FileRequest) -> Result<HeaderMap, FetchError> {
-    let mut map = HeaderMap::with_capacity(req.headers.len());
-    for (name, value) in &req.headers {
-        let bad = |reason| FetchError::BadHeader {
-            url: redact_url_str(&req.url),
+/// A manifest header that cannot be sent: its name as given and what is wrong (never its value).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadHeader {
+    /// The header name as given.
+    pub name: String,
+    /// What is wrong.
+    pub reason: &'static str,
+}
+
+/// Validates a file request's extra headers into a map (`files::request_headers` wraps it with the URL).
+pub fn validate_headers(headers: &[(String, String)]) -> Result<HeaderMap, BadHeader> {
+    let mut map = HeaderMap::with_capacity(headers.len());
+    for (name, value) in headers {
+        let bad = |reason| BadHeader {
             name: name.clone(),
             reason,
         };
@@ -69,6 +76,7 @@ fn parse_content_range(value: &str) -> Option<(u64, Option<u64>)> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::files::{request_headers, FileRequest};
     use super::*;
     use crate::error::{Code, HasCode};
 
