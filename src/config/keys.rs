@@ -26,25 +26,39 @@ impl Loader<'_> {
         keys
     }
 
-    /// `id:secret,id2:secret2`. Errors name the entry by position, never by content.
+    /// `id:secret,id2:secret2`. Entries are split at every `,`, so a secret containing `,` cannot be given
+    /// here: what follows the comma would be read as another entry. An entry that is not `id:secret` is
+    /// refused, and because any of its bytes may belong to a secret, errors name the entry by position only
+    /// (never its id, never any of its bytes) and point to the config file's `{ env = … }` / `{ file = … }`
+    /// forms, which carry any secret.
     fn keys_from_env(&mut self, name: &str, text: &str) -> KeySet {
+        const ANY_SECRET: &str = "a secret containing ',' cannot be given in this variable: put it in \
+             the config file's [keys] table as id = { env = \"VARIABLE\" } or id = { file = \"/path\" }";
         let mut keys = KeySet::new();
         for (i, entry) in text.split(',').enumerate() {
             let n = i + 1;
-            let Some((id, secret)) = entry.split_once(':') else {
+            let problem = match entry.split_once(':') {
+                None => Some("is not id:secret (no ':')"),
+                Some((id, secret)) => match (KeyId::parse(id), Secret::new(secret)) {
+                    (Err(_), _) => Some(
+                        "does not start with a key id (1 to 32 characters of A-Z, a-z, 0-9, '_' \
+                         and '-') followed by ':'",
+                    ),
+                    (Ok(_), None) => Some("has an empty secret"),
+                    (Ok(id), Some(secret)) => match keys.insert(id, secret) {
+                        Ok(()) => None,
+                        Err(_) => Some("repeats the key id of an earlier entry"),
+                    },
+                },
+            };
+            if let Some(problem) = problem {
                 self.error(
                     name.to_owned(),
-                    format!("entry {n} has no ':' (expected id:secret,id2:secret2)"),
+                    format!(
+                        "entry {n} {problem} (expected id:secret,id2:secret2; entries are split at \
+                         every ','; {ANY_SECRET})"
+                    ),
                 );
-                continue;
-            };
-            let result = KeyId::parse(id).map_err(|e| e.to_string()).and_then(|id| {
-                let secret = Secret::new(secret)
-                    .ok_or_else(|| format!("the secret of key id \"{id}\" is empty"))?;
-                keys.insert(id, secret).map_err(|e| e.to_string())
-            });
-            if let Err(message) = result {
-                self.error(name.to_owned(), format!("entry {n}: {message}"));
             }
         }
         keys

@@ -1,18 +1,26 @@
-//! The archive's strong ETag: a SHA-256 over everything the archive's bytes are a function of (entry names,
-//! kinds, sizes, CRCs, times, methods, and each file's URL standing in for its content when no CRC is given),
-//! with a format version so a change of zipper's layout rules changes every ETag. Stable across processes,
-//! machines and restarts (no `DefaultHasher`). Pure: it must not look at file bytes.
+//! The archive's strong ETag (CONTRACT.md §4): a SHA-256 over everything the archive's bytes are a function
+//! of (entry names, kinds, sizes, CRCs, times, methods) and, only for a file whose manifest gives no CRC,
+//! its URL standing in for its content. A file with a CRC is identified by that CRC and its size, so an
+//! origin that pre-signs its file URLs anew on every manifest fetch (S3, GCS) keeps one ETag and `If-Range`
+//! resumes keep matching. A format version is hashed and shown in the prefix, so a change of these rules
+//! (or of zipper's layout) makes every old ETag simply stop matching. Stable across processes, machines and
+//! restarts (no `DefaultHasher`). Pure: it must not look at file bytes.
 
 use base64::Engine as _;
 use ring::digest;
 
 use super::layout::{EntryKind, Method, Plan};
 
-/// Bumped whenever the bytes zipper writes for the same manifest change.
-const LAYOUT_VERSION: &str = "zipper-layout-1";
+/// Bumped whenever the bytes zipper writes for the same manifest change, or what the ETag covers changes
+/// (2: URLs only for files without a CRC).
+const LAYOUT_VERSION: &str = "zipper-layout-2";
+/// The ETag's visible prefix; follows [`LAYOUT_VERSION`] so old ETags never match new ones.
+const PREFIX: &str = "z2-";
 
-/// The quoted strong ETag for a plan whose file entries come from `urls` (in file-entry order).
+/// The quoted strong ETag for a plan whose file entries come from `urls` (one per file entry, in entry
+/// order). A file entry's URL is hashed only when the entry has no CRC.
 pub fn archive_etag<'a>(plan: &Plan, urls: impl IntoIterator<Item = &'a str>) -> String {
+    let mut urls = urls.into_iter();
     let mut ctx = digest::Context::new(&digest::SHA256);
     let mut field = |bytes: &[u8]| {
         ctx.update(&(bytes.len() as u64).to_le_bytes());
@@ -43,15 +51,18 @@ pub fn archive_etag<'a>(plan: &Plan, urls: impl IntoIterator<Item = &'a str>) ->
                     b[1..].copy_from_slice(&c.to_le_bytes());
                     b
                 }));
+                // Every file entry takes its URL; only a file without a CRC is identified by it.
+                let url = urls.next();
+                if crc32.is_none() {
+                    field(b"u");
+                    field(url.unwrap_or("").as_bytes());
+                }
             }
         }
     }
-    for url in urls {
-        field(url.as_bytes());
-    }
     let hash = ctx.finish();
     format!(
-        "\"z1-{}\"",
+        "\"{PREFIX}{}\"",
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&hash.as_ref()[..18])
     )
 }
@@ -61,17 +72,20 @@ mod tests {
     use super::*;
     use crate::core::layout::EntrySpec;
 
-    fn plan(size: u64) -> Plan {
-        Plan::new(vec![EntrySpec {
-            name: "a".into(),
+    fn file(name: &str, size: u64, crc32: Option<u32>) -> EntrySpec {
+        EntrySpec {
+            name: name.into(),
             modified_unix: 1,
             kind: EntryKind::File {
                 size: Some(size),
-                crc32: None,
+                crc32,
                 method: Method::Store,
             },
-        }])
-        .expect("plan")
+        }
+    }
+
+    fn plan(size: u64) -> Plan {
+        Plan::new(vec![file("a", size, None)]).expect("plan")
     }
 
     #[test]
@@ -80,8 +94,55 @@ mod tests {
         assert_eq!(a, archive_etag(&plan(1), ["http://x/a"]));
         // A fixed value: changing it means every live download's resume breaks; bump LAYOUT_VERSION then.
         assert_eq!(a.len(), 2 + 3 + 24);
-        assert!(a.starts_with("\"z1-"));
+        assert!(a.starts_with("\"z2-"));
         assert_ne!(a, archive_etag(&plan(2), ["http://x/a"]));
         assert_ne!(a, archive_etag(&plan(1), ["http://x/b"]));
+    }
+
+    #[test]
+    fn a_presigned_url_change_keeps_the_etag_when_the_crc_is_given() {
+        let with_crc = Plan::new(vec![file("a.jpg", 10, Some(0xcbf4_3926))]).expect("plan");
+        let monday = archive_etag(&with_crc, ["https://s3/a.jpg?X-Amz-Signature=1"]);
+        let tuesday = archive_etag(&with_crc, ["https://s3/a.jpg?X-Amz-Signature=2"]);
+        assert_eq!(monday, tuesday);
+        // The CRC itself is covered.
+        let other_crc = Plan::new(vec![file("a.jpg", 10, Some(1))]).expect("plan");
+        assert_ne!(
+            monday,
+            archive_etag(&other_crc, ["https://s3/a.jpg?X-Amz-Signature=1"])
+        );
+    }
+
+    #[test]
+    fn a_url_change_changes_the_etag_when_no_crc_is_given() {
+        let no_crc = Plan::new(vec![file("a.jpg", 10, None)]).expect("plan");
+        assert_ne!(
+            archive_etag(&no_crc, ["https://s3/a.jpg?X-Amz-Signature=1"]),
+            archive_etag(&no_crc, ["https://s3/a.jpg?X-Amz-Signature=2"])
+        );
+    }
+
+    #[test]
+    fn urls_pair_with_file_entries_in_order_directories_skipped() {
+        let mixed = Plan::new(vec![
+            file("a", 1, Some(7)),
+            EntrySpec {
+                name: "d/".into(),
+                modified_unix: 1,
+                kind: EntryKind::Directory,
+            },
+            file("b", 1, None),
+        ])
+        .expect("plan");
+        let base = archive_etag(&mixed, ["http://x/a?1", "http://x/b"]);
+        // The first file has a CRC: its URL does not count; the second has none: its URL does.
+        assert_eq!(base, archive_etag(&mixed, ["http://x/a?2", "http://x/b"]));
+        assert_ne!(base, archive_etag(&mixed, ["http://x/a?1", "http://x/c"]));
+    }
+
+    #[test]
+    fn old_version_etags_never_match() {
+        let e = archive_etag(&plan(1), ["http://x/a"]);
+        assert!(!e.starts_with("\"z1-"), "the version prefix was bumped");
     }
 }

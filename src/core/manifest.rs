@@ -56,6 +56,7 @@ use crate::core::names;
 use wire::{At, Failure, RawFile, TopLevel, Typed};
 
 pub use error::{Field, ManifestError, Problem};
+pub use rules::{is_refused_header, REFUSED_HEADERS};
 
 /// Default [`ManifestLimits::max_entries`] (docs/contract.md, Manifest).
 pub const DEFAULT_MAX_ENTRIES: usize = 100_000;

@@ -17,6 +17,7 @@
 //! | `lie=N` | files: send `size + N` bytes (`N` may be negative) chunked, ranges ignored, while `ETag` and the URL claim `size` |
 //! | `chunk=N` | files: body chunk size (default 16 KiB) |
 //! | `chunk_delay_ms=N` | files: wait `N` ms after each chunk |
+//! | `require_auth=V` | answer `403` unless the request's `Authorization` header is exactly `V` (a private file) |
 
 use std::time::Duration;
 
@@ -50,6 +51,8 @@ pub(super) struct Knobs {
     pub(super) lie: i64,
     pub(super) chunk: usize,
     pub(super) chunk_delay: Option<Duration>,
+    /// The `Authorization` value the request must carry, else `403`.
+    pub(super) require_auth: Option<String>,
 }
 
 impl Knobs {
@@ -101,6 +104,7 @@ impl Knobs {
                     k.chunk = n.clamp(1, MAX_CHUNK);
                 }
                 "chunk_delay_ms" => k.chunk_delay = Some(Duration::from_millis(num()?)),
+                "require_auth" => k.require_auth = Some(value.to_string()),
                 _ => {}
             }
         }
@@ -122,6 +126,9 @@ mod tests {
             (Some(2), 5, Some(10), 1)
         );
         assert!(k.no_range);
+        assert_eq!(k.require_auth, None);
+        let k = Knobs::parse(Some("require_auth=Bearer-a")).expect("valid knob");
+        assert_eq!(k.require_auth.as_deref(), Some("Bearer-a"));
         assert_eq!(Knobs::parse(Some("lie=-3")).map(|k| k.lie).ok(), Some(-3));
         assert!(Knobs::parse(Some("status=abc")).is_err());
     }

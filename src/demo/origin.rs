@@ -208,6 +208,15 @@ async fn handle(
             return Ok(text(status, format!("demo origin: status knob {status}")));
         }
     }
+    if let Some(want) = &knobs.require_auth {
+        let given = req.headers().get(http::header::AUTHORIZATION);
+        if given.is_none_or(|v| v.as_bytes() != want.as_bytes()) {
+            return Ok(text(
+                StatusCode::FORBIDDEN,
+                "demo origin: missing or wrong Authorization".into(),
+            ));
+        }
+    }
     if req.method() != Method::GET && req.method() != Method::HEAD {
         return Ok(text(StatusCode::METHOD_NOT_ALLOWED, "GET or HEAD".into()));
     }

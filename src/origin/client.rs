@@ -192,14 +192,30 @@ impl OriginClient {
     pub async fn get(
         &self,
         kind: HostKind,
+        url: Url,
+        headers: HeaderMap,
+        cross_origin: CrossOrigin,
+    ) -> Result<OriginResponse, TransportError> {
+        self.get_with_target(kind, url, None, headers, cross_origin)
+            .await
+    }
+
+    /// [`OriginClient::get`], whose first request carries `first_target` (a path and query from
+    /// [`super::target::exact_target`]) instead of `url`'s own: the manifest GET keeps the callback's
+    /// request target as signed (CONTRACT.md §2). Redirect targets are requested as parsed.
+    pub async fn get_with_target(
+        &self,
+        kind: HostKind,
         mut url: Url,
+        mut first_target: Option<String>,
         mut headers: HeaderMap,
         cross_origin: CrossOrigin,
     ) -> Result<OriginResponse, TransportError> {
         let mut hops = 0usize;
         loop {
             self.inner.guard.check_url(&url, kind)?;
-            let response = self.send_once(&url, &headers).await?;
+            let target = first_target.take();
+            let response = self.send_once(&url, target.as_deref(), &headers).await?;
             let status = response.status();
             if !status.is_redirection() || status == StatusCode::NOT_MODIFIED {
                 let (parts, body) = response.into_parts();
@@ -229,12 +245,12 @@ impl OriginClient {
     async fn send_once(
         &self,
         url: &Url,
+        target: Option<&str>,
         headers: &HeaderMap,
     ) -> Result<http::Response<Incoming>, TransportError> {
-        let uri: http::Uri = url
-            .as_str()
-            .parse()
-            .map_err(|_| TransportError::Request("the URL is not a valid request target".into()))?;
+        let uri = super::target::request_uri(url, target).ok_or_else(|| {
+            TransportError::Request("the URL is not a valid request target".into())
+        })?;
         let mut request = Request::get(uri)
             .body(Empty::new())
             .map_err(|_| TransportError::Request("the request could not be built".into()))?;

@@ -1,5 +1,6 @@
-//! Which origins zipper may talk to: host allowlists, the private-network rule and the redirect hop limit
-//! (docs/contract.md, Safety). Owns [`Guard`], the pure [`classify`] function and [`GuardError`].
+//! Which origins zipper may talk to: host allowlists, the private-network rule (the address table is
+//! [`super::addresses`]), the metadata endpoints refused always, and the redirect hop limit (docs/contract.md, Safety).
+//! Owns [`Guard`] and [`GuardError`].
 //!
 //! The address check runs where the connection is made: [`GuardedResolver`] filters every resolved address
 //! (so DNS rebinding cannot slip a private address past an earlier check), [`Guard::check_url`] covers hosts
@@ -9,7 +10,7 @@
 
 use std::error::Error as StdError;
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 
 use std::future::Future;
 use std::pin::Pin;
@@ -18,161 +19,15 @@ use std::task::{Context, Poll};
 use hyper_util::client::legacy::connect::dns::Name;
 use url::{Host, Url};
 
+pub use super::addresses::{classify, AddressClass};
 use crate::error::{Code, HasCode};
-
-/// The cloud metadata endpoint of AWS, GCP, Azure and others.
-const METADATA_V4: Ipv4Addr = Ipv4Addr::new(169, 254, 169, 254);
-/// The AWS (Nitro) IPv6 metadata endpoint.
-const METADATA_V6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0x0ec2, 0, 0, 0, 0, 0, 0x0254);
-
-/// Why an address is refused while private networks are not allowed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum AddressClass {
-    /// `0.0.0.0`, `::`.
-    Unspecified,
-    /// `0.0.0.0/8` ("this network").
-    ThisNetwork,
-    /// `127.0.0.0/8`, `::1`.
-    Loopback,
-    /// RFC 1918 (`10/8`, `172.16/12`, `192.168/16`), deprecated IPv6 site-local `fec0::/10`.
-    Private,
-    /// Shared address space `100.64.0.0/10` (carrier-grade NAT).
-    SharedCgnat,
-    /// `169.254.0.0/16`, `fe80::/10`.
-    LinkLocal,
-    /// IPv6 unique-local `fc00::/7`.
-    UniqueLocal,
-    /// A cloud metadata endpoint: `169.254.169.254`, `fd00:ec2::254`.
-    Metadata,
-    /// `224.0.0.0/4`, `ff00::/8`.
-    Multicast,
-    /// `255.255.255.255`.
-    Broadcast,
-    /// Other special-purpose ranges that are never a public origin: `192.0.0.0/24`, documentation nets,
-    /// benchmarking `198.18.0.0/15`, `240.0.0.0/4`, `100::/64`, `2001:db8::/32`.
-    Reserved,
-}
-
-impl fmt::Display for AddressClass {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            AddressClass::Unspecified => "unspecified",
-            AddressClass::ThisNetwork => "this-network",
-            AddressClass::Loopback => "loopback",
-            AddressClass::Private => "private",
-            AddressClass::SharedCgnat => "shared (CGNAT)",
-            AddressClass::LinkLocal => "link-local",
-            AddressClass::UniqueLocal => "unique-local",
-            AddressClass::Metadata => "cloud metadata",
-            AddressClass::Multicast => "multicast",
-            AddressClass::Broadcast => "broadcast",
-            AddressClass::Reserved => "reserved",
-        })
-    }
-}
-
-/// Classifies `ip`: `None` for an ordinary public address, else the reason it is refused while private
-/// networks are not allowed. IPv6 forms that embed an IPv4 address (IPv4-mapped `::ffff:a.b.c.d`,
-/// IPv4-compatible `::a.b.c.d`, NAT64 `64:ff9b::/96`, 6to4 `2002::/16`) are judged by that IPv4 address.
-pub fn classify(ip: IpAddr) -> Option<AddressClass> {
-    match ip {
-        IpAddr::V4(v4) => classify_v4(v4),
-        IpAddr::V6(v6) => classify_v6(v6),
-    }
-}
-
-fn classify_v4(ip: Ipv4Addr) -> Option<AddressClass> {
-    let [a, b, c, _] = ip.octets();
-    let class = if ip == METADATA_V4 {
-        AddressClass::Metadata
-    } else if ip.is_unspecified() {
-        AddressClass::Unspecified
-    } else if a == 0 {
-        AddressClass::ThisNetwork
-    } else if ip.is_loopback() {
-        AddressClass::Loopback
-    } else if ip.is_private() {
-        AddressClass::Private
-    } else if a == 100 && (b & 0xc0) == 64 {
-        AddressClass::SharedCgnat
-    } else if ip.is_link_local() {
-        AddressClass::LinkLocal
-    } else if ip.is_multicast() {
-        AddressClass::Multicast
-    } else if ip.is_broadcast() {
-        AddressClass::Broadcast
-    } else if a >= 240
-        || (a == 192 && b == 0 && c == 0)
-        || (a == 192 && b == 0 && c == 2)
-        || (a == 198 && (b & 0xfe) == 18)
-        || (a == 198 && b == 51 && c == 100)
-        || (a == 203 && b == 0 && c == 113)
-    {
-        AddressClass::Reserved
-    } else {
-        return None;
-    };
-    Some(class)
-}
-
-fn classify_v6(ip: Ipv6Addr) -> Option<AddressClass> {
-    let seg = ip.segments();
-    if ip == METADATA_V6 {
-        return Some(AddressClass::Metadata);
-    }
-    if ip.is_unspecified() {
-        return Some(AddressClass::Unspecified);
-    }
-    if ip.is_loopback() {
-        return Some(AddressClass::Loopback);
-    }
-    if let Some(v4) = embedded_v4(ip) {
-        return classify_v4(v4);
-    }
-    let class = if (seg[0] & 0xfe00) == 0xfc00 {
-        AddressClass::UniqueLocal
-    } else if (seg[0] & 0xffc0) == 0xfe80 {
-        AddressClass::LinkLocal
-    } else if (seg[0] & 0xffc0) == 0xfec0 {
-        AddressClass::Private
-    } else if (seg[0] & 0xff00) == 0xff00 {
-        AddressClass::Multicast
-    } else if (seg[0] == 0x0100 && seg[1..4] == [0, 0, 0]) || (seg[0] == 0x2001 && seg[1] == 0x0db8)
-    {
-        AddressClass::Reserved
-    } else if seg[0] == 0x0064 && seg[1] == 0xff9b && seg[2] == 1 {
-        // Local-use NAT64 (RFC 8215): translates into a private network.
-        AddressClass::Private
-    } else {
-        return None;
-    };
-    Some(class)
-}
-
-/// The IPv4 address carried by an IPv4-mapped, IPv4-compatible, NAT64 (well-known prefix) or 6to4 address.
-fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
-    let seg = ip.segments();
-    let o = ip.octets();
-    let low = Ipv4Addr::new(o[12], o[13], o[14], o[15]);
-    if seg[..5] == [0, 0, 0, 0, 0] && (seg[5] == 0xffff || seg[5] == 0) {
-        // ::ffff:a.b.c.d (mapped) and ::a.b.c.d (compatible; `::` and `::1` are handled before).
-        Some(low)
-    } else if seg[..6] == [0x0064, 0xff9b, 0, 0, 0, 0] {
-        Some(low)
-    } else if seg[0] == 0x2002 {
-        Some(Ipv4Addr::new(o[2], o[3], o[4], o[5]))
-    } else {
-        None
-    }
-}
 
 /// A refusal by the guard. Messages name the host but never a path or query.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum GuardError {
     /// The host is, or resolves only to, a refused address.
-    #[error("host {host} has address {addr} ({class}); private networks are not allowed")]
+    #[error("host {host} has address {addr} ({class}), which is not allowed")]
     PrivateAddress {
         /// The host as written in the URL.
         host: String,
@@ -383,13 +238,12 @@ impl Guard {
         Ok(())
     }
 
-    /// Refuses `addr` if it is not public and private networks are not allowed.
+    /// Refuses `addr` if it is a metadata endpoint (always, CONTRACT.md §6), or if it is not public and
+    /// private networks are not allowed.
     pub fn check_addr(&self, host: &str, addr: IpAddr) -> Result<(), GuardError> {
-        if self.allow_private_networks {
-            return Ok(());
-        }
         match classify(addr) {
             None => Ok(()),
+            Some(class) if self.allow_private_networks && class != AddressClass::Metadata => Ok(()),
             Some(class) => Err(GuardError::PrivateAddress {
                 host: host.to_string(),
                 addr,
@@ -495,94 +349,8 @@ pub fn find_guard_error<'a>(err: &'a (dyn StdError + 'static)) -> Option<&'a Gua
 
 #[cfg(test)]
 mod tests {
+    use super::super::DEFAULT_MAX_REDIRECTS;
     use super::*;
-
-    fn v4(s: &str) -> Option<AddressClass> {
-        classify(s.parse().expect("test address"))
-    }
-
-    #[test]
-    fn ipv4_classes() {
-        use AddressClass::*;
-        let table = [
-            ("0.0.0.0", Some(Unspecified)),
-            ("0.1.2.3", Some(ThisNetwork)),
-            ("127.0.0.1", Some(Loopback)),
-            ("127.255.0.9", Some(Loopback)),
-            ("10.1.2.3", Some(Private)),
-            ("172.16.0.1", Some(Private)),
-            ("172.31.255.255", Some(Private)),
-            ("192.168.1.1", Some(Private)),
-            ("100.64.0.1", Some(SharedCgnat)),
-            ("100.127.255.255", Some(SharedCgnat)),
-            ("100.100.100.200", Some(SharedCgnat)),
-            ("169.254.1.1", Some(LinkLocal)),
-            ("169.254.169.254", Some(Metadata)),
-            ("224.0.0.1", Some(Multicast)),
-            ("239.255.255.250", Some(Multicast)),
-            ("255.255.255.255", Some(Broadcast)),
-            ("240.0.0.1", Some(Reserved)),
-            ("192.0.0.8", Some(Reserved)),
-            ("198.18.0.1", Some(Reserved)),
-            ("8.8.8.8", None),
-            ("1.1.1.1", None),
-            ("172.32.0.1", None),
-            ("172.15.255.255", None),
-            ("100.63.255.255", None),
-            ("100.128.0.0", None),
-            ("192.169.0.1", None),
-        ];
-        for (addr, want) in table {
-            assert_eq!(v4(addr), want, "{addr}");
-        }
-    }
-
-    #[test]
-    fn ipv6_classes() {
-        use AddressClass::*;
-        let table = [
-            ("::", Some(Unspecified)),
-            ("::1", Some(Loopback)),
-            ("fe80::1", Some(LinkLocal)),
-            ("febf::1", Some(LinkLocal)),
-            ("fc00::1", Some(UniqueLocal)),
-            ("fd12:3456::1", Some(UniqueLocal)),
-            ("fd00:ec2::254", Some(Metadata)),
-            ("fec0::1", Some(Private)),
-            ("ff02::1", Some(Multicast)),
-            ("2001:db8::1", Some(Reserved)),
-            ("100::1", Some(Reserved)),
-            ("64:ff9b:1::1", Some(Private)),
-            ("2606:4700:4700::1111", None),
-            ("2001:4860:4860::8888", None),
-            ("fe00::1", None),
-        ];
-        for (addr, want) in table {
-            assert_eq!(v4(addr), want, "{addr}");
-        }
-    }
-
-    #[test]
-    fn ipv6_embedding_ipv4_is_judged_by_the_ipv4() {
-        use AddressClass::*;
-        let table = [
-            ("::ffff:127.0.0.1", Some(Loopback)),
-            ("::ffff:10.0.0.1", Some(Private)),
-            ("::ffff:169.254.169.254", Some(Metadata)),
-            ("::ffff:0.0.0.0", Some(Unspecified)),
-            ("::ffff:8.8.8.8", None),
-            ("::127.0.0.1", Some(Loopback)),
-            ("::8.8.8.8", None),
-            ("64:ff9b::192.168.0.1", Some(Private)),
-            ("64:ff9b::8.8.8.8", None),
-            ("2002:7f00:1::1", Some(Loopback)),
-            ("2002:a9fe:a9fe::1", Some(Metadata)),
-            ("2002:808:808::1", None),
-        ];
-        for (addr, want) in table {
-            assert_eq!(v4(addr), want, "{addr}");
-        }
-    }
 
     fn guard(allow_private: bool, files: &[&str]) -> Guard {
         let settings = super::super::OriginSettings {
@@ -626,6 +394,61 @@ mod tests {
         assert_eq!(
             guard(true, &[]).check_url(&url("http://127.0.0.1/a"), HostKind::File),
             Ok(())
+        );
+    }
+
+    #[test]
+    fn metadata_endpoints_are_refused_even_with_private_networks_allowed() {
+        let open = guard(true, &[]);
+        for refused in [
+            "http://169.254.169.254/latest/meta-data",
+            "http://100.100.100.200/latest/meta-data",
+            "http://[fd00:ec2::254]/latest/meta-data",
+            "http://[::ffff:169.254.169.254]/",
+            "http://[64:ff9b::a9fe:a9fe]/",
+            "http://[2002:a9fe:a9fe::1]/",
+        ] {
+            let err = open.check_url(&url(refused), HostKind::File);
+            assert!(
+                matches!(
+                    err,
+                    Err(GuardError::PrivateAddress {
+                        class: AddressClass::Metadata,
+                        ..
+                    })
+                ),
+                "{refused}: {err:?}"
+            );
+        }
+        // A resolved name is checked the same way.
+        assert!(open
+            .check_addr(
+                "metadata.google.internal",
+                "169.254.169.254".parse().expect("ip")
+            )
+            .is_err());
+        // The rest of the link-local and shared ranges stay open when private networks are allowed.
+        for ok in [
+            "http://169.254.1.1/",
+            "http://100.100.100.201/",
+            "http://127.0.0.1/",
+        ] {
+            assert_eq!(open.check_url(&url(ok), HostKind::File), Ok(()), "{ok}");
+        }
+    }
+
+    #[test]
+    fn redirect_hops_are_limited() {
+        let g = guard(true, &[]);
+        let target = url("http://127.0.0.1/next");
+        for hop in 1..=DEFAULT_MAX_REDIRECTS {
+            assert_eq!(g.check_redirect(hop, &target, HostKind::File), Ok(()));
+        }
+        assert_eq!(
+            g.check_redirect(DEFAULT_MAX_REDIRECTS + 1, &target, HostKind::File),
+            Err(GuardError::TooManyRedirects {
+                max: DEFAULT_MAX_REDIRECTS
+            })
         );
     }
 

@@ -1,31 +1,16 @@
 //! The headers of file requests and responses: which request headers a manifest may set
-//! ([`validate_request_headers`]) and the size headers of answers ([`declared_length`], [`content_range`]).
+//! ([`validate_headers`], holding them to the one deny-list [`crate::core::manifest::REFUSED_HEADERS`]) and
+//! the size headers of answers ([`declared_length`], [`content_range`]). It does not know the file fetcher
+//! (`files.rs` wraps [`BadHeader`] into its own error), so the two do not import each other.
 //!
 //! Pure functions over header maps: no I/O. Messages name a header but never its value.
 
-use http::header::{
-    HeaderName, ACCEPT_ENCODING, CONNECTION, CONTENT_LENGTH, CONTENT_RANGE, EXPECT, HOST, IF_RANGE,
-    RANGE, TE, TRAILER, TRANSFER_ENCODING, UPGRADE,
-};
+use http::header::{HeaderName, CONTENT_LENGTH, CONTENT_RANGE};
 use http::{HeaderMap, HeaderValue};
 
-/// Headers zipper sets or that would change the bytes or the framing; the manifest may not set them.
-const RESERVED: [HeaderName; 11] = [
-    HOST,
-    RANGE,
-    IF_RANGE,
-    CONTENT_LENGTH,
-    TRANSFER_ENCODING,
-    CONNECTION,
-    TE,
-    UPGRADE,
-    EXPECT,
-    TRAILER,
-    // No decompression is done, so a compressed answer would end up in the archive as is.
-    ACCEPT_ENCODING,
-];
+use crate::core::manifest::is_refused_header;
 
-/// A manifest request header that cannot be sent: its name and what is wrong (never its value).
+/// A manifest header that cannot be sent: its name as given and what is wrong (never its value).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BadHeader {
     /// The header name as given.
@@ -34,8 +19,8 @@ pub struct BadHeader {
     pub reason: &'static str,
 }
 
-/// Validates a manifest's extra request headers into a map.
-pub fn validate_request_headers(headers: &[(String, String)]) -> Result<HeaderMap, BadHeader> {
+/// Validates a file request's extra headers into a map (`files::request_headers` wraps it with the URL).
+pub fn validate_headers(headers: &[(String, String)]) -> Result<HeaderMap, BadHeader> {
     let mut map = HeaderMap::with_capacity(headers.len());
     for (name, value) in headers {
         let bad = |reason| BadHeader {
@@ -44,7 +29,8 @@ pub fn validate_request_headers(headers: &[(String, String)]) -> Result<HeaderMa
         };
         let header =
             HeaderName::from_bytes(name.as_bytes()).map_err(|_| bad("not a valid name"))?;
-        if RESERVED.contains(&header) || header.as_str() == "keep-alive" {
+        // The one deny-list, the manifest validation's: a request built by other means is held to it too.
+        if is_refused_header(header.as_str()) {
             return Err(bad("set by zipper, not allowed in a manifest"));
         }
         let value = HeaderValue::from_str(value).map_err(|_| bad("the value is not valid"))?;
@@ -90,7 +76,9 @@ fn parse_content_range(value: &str) -> Option<(u64, Option<u64>)> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::files::{request_headers, FileRequest};
     use super::*;
+    use crate::error::{Code, HasCode};
 
     #[test]
     fn content_range_parsing() {
@@ -100,5 +88,50 @@ mod tests {
         assert_eq!(parse_content_range("bytes 5-10/10"), None);
         assert_eq!(parse_content_range("bytes */10"), None);
         assert_eq!(parse_content_range("items 0-1/2"), None);
+    }
+
+    #[test]
+    fn reserved_and_invalid_headers_are_refused_without_their_values() {
+        let mut req = FileRequest::new("https://cdn.example.com/a?sig=secret");
+        req.headers = vec![("Authorization".into(), "Bearer x".into())];
+        assert_eq!(request_headers(&req).map(|m| m.len()).ok(), Some(1));
+        for (name, value) in [
+            ("Range", "bytes=0-"),
+            ("bad name", "v"),
+            ("X-A", "line\nbreak"),
+        ] {
+            req.headers = vec![(name.into(), value.into())];
+            let err = request_headers(&req).expect_err(name);
+            let text = err.to_string();
+            assert!(
+                !text.contains("secret") && !text.contains("bytes=0-"),
+                "{text}"
+            );
+            assert_eq!(err.code(), Code::InvalidManifest);
+        }
+    }
+
+    /// One deny-list: every header the manifest validation refuses, the origin client refuses too (in any
+    /// case), and the manifest validation refuses exactly the list's names.
+    #[test]
+    fn the_one_deny_list_holds_for_manifests_and_file_requests() {
+        use crate::core::manifest::{parse_manifest, ManifestLimits, REFUSED_HEADERS};
+        for name in REFUSED_HEADERS {
+            for spelled in [name.to_string(), name.to_ascii_uppercase()] {
+                let mut req = FileRequest::new("https://cdn.example.com/a");
+                req.headers = vec![(spelled.clone(), "v".into())];
+                assert!(request_headers(&req).is_err(), "{spelled}");
+                let manifest = format!(
+                    r#"{{"files":[{{"url":"https://cdn.example.com/a","path":"a","headers":{{"{spelled}":"v"}}}}]}}"#
+                );
+                assert!(
+                    parse_manifest(manifest.as_bytes(), 0, &ManifestLimits::default()).is_err(),
+                    "{spelled}"
+                );
+            }
+        }
+        let mut req = FileRequest::new("https://cdn.example.com/a");
+        req.headers = vec![("X-Custom".into(), "v".into())];
+        assert!(request_headers(&req).is_ok());
     }
 }

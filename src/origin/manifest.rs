@@ -144,7 +144,13 @@ pub async fn fetch_manifest(
     let after = client.settings().manifest_timeout;
     match tokio::time::timeout(
         after,
-        fetch_with_retries(client, url, &shown, extra_headers),
+        fetch_with_retries(
+            client,
+            url,
+            super::target::exact_target(callback).as_deref(),
+            &shown,
+            extra_headers,
+        ),
     )
     .await
     {
@@ -156,6 +162,7 @@ pub async fn fetch_manifest(
 async fn fetch_with_retries(
     client: &OriginClient,
     url: Url,
+    target: Option<&str>,
     shown: &str,
     mut headers: HeaderMap,
 ) -> Result<Bytes, ManifestFetchError> {
@@ -164,7 +171,7 @@ async fn fetch_with_retries(
     let mut attempts = 0u32;
     loop {
         attempts += 1;
-        match attempt(client, &url, shown, &headers, attempts).await {
+        match attempt(client, &url, target, shown, &headers, attempts).await {
             Ok(body) => return Ok(body),
             Err(Attempt::Fail(e)) => return Err(e),
             Err(Attempt::Retry(e)) => {
@@ -181,6 +188,7 @@ async fn fetch_with_retries(
 async fn attempt(
     client: &OriginClient,
     url: &Url,
+    target: Option<&str>,
     shown: &str,
     headers: &HeaderMap,
     attempts: u32,
@@ -207,9 +215,10 @@ async fn attempt(
         }
     };
     let mut response = client
-        .get(
+        .get_with_target(
             HostKind::Callback,
             url.clone(),
+            target.map(str::to_string),
             headers.clone(),
             CrossOrigin::KeepHeaders,
         )

@@ -1,13 +1,14 @@
 //! Origin-side I/O: everything zipper sends to origin apps and file hosts, and nothing else.
 //!
+//! - [`addresses`] is the table of special-purpose IP ranges (IANA registries) and [`addresses::classify`].
 //! - [`guard`] decides which hosts and addresses zipper may connect to (allowlists, private networks,
 //!   redirect hops); the check runs on the resolved address at connect time and on every redirect.
 //! - [`client`] builds the one [`OriginClient`] (connection pool, bounded reads, timeouts, the minimum
 //!   rate, redirects, `User-Agent`, the guard).
 //! - [`retry`] is the one retry rule of manifest and file fetches ([`RetryPolicy`]).
 //! - [`headers`] validates a manifest's request headers and reads the size headers of responses.
-//! - [`manifest`] fetches a manifest's bytes from the callback URL (docs/contract.md, Manifest request); it
-//!   does not parse them.
+//! - [`target`] keeps the manifest GET's request target as signed (docs/contract.md, Manifest request).
+//! - [`manifest`] fetches a manifest's bytes from the callback URL (docs/contract.md, Manifest request); it does not parse them.
 //! - [`files`] fetches one origin file as a pulled stream of bytes, with retries, resume and size checks
 //!   (docs/contract.md, Failures).
 //!
@@ -16,12 +17,14 @@
 
 use std::time::Duration;
 
+pub mod addresses;
 pub mod client;
 pub mod files;
 pub mod guard;
 pub mod headers;
 pub mod manifest;
 pub mod retry;
+pub mod target;
 
 pub use client::OriginClient;
 pub use files::{fetch_file, FetchError, FileRequest};

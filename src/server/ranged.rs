@@ -29,31 +29,41 @@ pub async fn range_archive(
         .layout()
         .map(|l| l.pieces(start, end))
         .unwrap_or_default();
-    // The first data piece is opened now, so that its failure is still a JSON error.
+    // What the range first needs from the origin is obtained now, so that its failure is still a JSON
+    // error (CONTRACT.md §5): the first data piece is opened, or, when a record comes first that needs a CRC
+    // the manifest and the cache lack (a range inside the central directory), that CRC is read.
     let mut opened = None;
-    if let Some((i, piece)) = pieces
+    if let Some((i, piece, need)) = pieces
         .iter()
         .enumerate()
-        .find(|(_, p)| matches!(p.kind, SegmentKind::Data(_)))
+        .find_map(|(i, p)| first_need(&dl, p).map(|need| (i, p, need)))
     {
-        if let SegmentKind::Data(k) = piece.kind {
-            let body = data_body(&dl, k, piece)
-                .map_err(|e| RequestError::first_file(&dl.name_of(k), e.to_string().into()))?;
-            let mut body = charged(body, dl.budget.clone());
-            let head: Vec<Result<Bytes, BoxError>> = match body.next().await {
-                Some(Err(e)) => return Err(RequestError::first_file(&dl.name_of(k), e)),
-                Some(Ok(chunk)) => vec![Ok(chunk)],
-                None => Vec::new(),
-            };
-            let body: EntryBody = Box::pin(stream::iter(head).chain(body));
-            opened = Some((i, body));
+        match need {
+            Need::Data(k) => {
+                let body = data_body(&dl, k, piece)
+                    .map_err(|e| RequestError::first_file(&dl.name_of(k), e.to_string().into()))?;
+                let mut body = charged(body, dl.budget.clone());
+                let head: Vec<Result<Bytes, BoxError>> = match body.next().await {
+                    Some(Err(e)) => return Err(RequestError::first_file(&dl.name_of(k), e)),
+                    Some(Ok(chunk)) => vec![Ok(chunk)],
+                    None => Vec::new(),
+                };
+                let body: EntryBody = Box::pin(stream::iter(head).chain(body));
+                opened = Some((i, Pre::Body(body)));
+            }
+            Need::Crc(k, file) => {
+                let crc = crc_for(&dl, k, file)
+                    .await
+                    .map_err(|e| RequestError::first_file(&dl.name_of(k), e.to_string().into()))?;
+                opened = Some((i, Pre::Crc(crc)));
+            }
         }
     }
     Ok(stream::iter(pieces.into_iter().enumerate())
         .then(move |(i, piece)| {
             let dl = Arc::clone(&dl);
             let pre = match &opened {
-                Some((j, _)) if *j == i => opened.take().map(|(_, body)| body),
+                Some((j, _)) if *j == i => opened.take().map(|(_, pre)| pre),
                 _ => None,
             };
             async move { piece_stream(&dl, piece, pre).await }
@@ -65,18 +75,43 @@ pub async fn range_archive(
         .flatten())
 }
 
+/// What a piece needs from the origin before it can be produced.
+enum Need<'a> {
+    /// The data of entry `k`.
+    Data(usize),
+    /// The CRC of entry `k` (a record needs it; neither the manifest nor the cache has it).
+    Crc(usize, &'a FileItem),
+}
+
+/// What was obtained for a piece before the response head.
+enum Pre {
+    /// The opened data body, its first chunk already read.
+    Body(EntryBody),
+    /// The CRC the record needs.
+    Crc(u32),
+}
+
+fn first_need<'a>(dl: &'a Download, piece: &Piece) -> Option<Need<'a>> {
+    if let SegmentKind::Data(k) = piece.kind {
+        return Some(Need::Data(k));
+    }
+    let k = dl.plan.segment_needs_crc(piece.kind)?;
+    let file = dl.file_of(k)?;
+    dl.known_crc(file).is_none().then_some(Need::Crc(k, file))
+}
+
 type PieceStream = futures_util::stream::BoxStream<'static, Result<Bytes, ZipStreamError>>;
 
 /// The bytes of one piece: file data through a ranged fetch, or a record rendered from the plan.
 async fn piece_stream(
     dl: &Arc<Download>,
     piece: Piece,
-    pre: Option<EntryBody>,
+    pre: Option<Pre>,
 ) -> Result<PieceStream, ZipStreamError> {
     if let SegmentKind::Data(k) = piece.kind {
         let body = match pre {
-            Some(body) => body,
-            None => charged(data_body(dl, k, &piece)?, dl.budget.clone()),
+            Some(Pre::Body(body)) => body,
+            _ => charged(data_body(dl, k, &piece)?, dl.budget.clone()),
         };
         let name = dl.name_of(k);
         return Ok(body
@@ -93,7 +128,10 @@ async fn piece_stream(
         let file = dl
             .file_of(k)
             .ok_or_else(|| ZipStreamError::MissingBody(dl.name_of(k)))?;
-        crc = Some(crc_for(dl, k, file).await?);
+        crc = Some(match pre {
+            Some(Pre::Crc(crc)) => crc,
+            _ => crc_for(dl, k, file).await?,
+        });
     }
     let mut bytes = Vec::new();
     dl.plan

@@ -27,7 +27,7 @@ fn serve_reports_every_config_problem_and_exits_64_without_secrets() {
         "{stderr}"
     );
     assert!(
-        stderr.contains("ZIPPER_KEYS: entry 2 has no ':'"),
+        stderr.contains("ZIPPER_KEYS: entry 2 is not id:secret (no ':')"),
         "{stderr}"
     );
     assert!(!stderr.contains("s3cr3t"), "{stderr}");

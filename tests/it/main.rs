@@ -14,6 +14,8 @@ mod link;
 mod server;
 // Range, If-Range and resume against the real server.
 mod range;
+// Nothing leaks between origin apps: CRCs scoped by credentials and key, ETags stable across pre-signing.
+mod isolation;
 // The pure core imports no I/O, and no sibling modules import each other in a cycle.
 mod layering;
 // Range/resume with real clients: curl cut off and resumed with `curl -C -` (also the shared child-process

@@ -10,8 +10,10 @@ use super::MAX_FILENAME_BYTES;
 use super::{Compression, Entry, EntryKind, Field, FileSource, ManifestError, Problem};
 use crate::core::names;
 
-/// Headers a manifest may not set for a file's GET (see the module doc of `core::manifest`).
-const REFUSED_HEADERS: &[&str] = &[
+/// Headers a manifest may not set for a file's GET (see the module doc of `core::manifest`), lower case:
+/// the one deny-list, used by manifest validation here and by the origin client before every file request
+/// (`origin::headers::request_headers`).
+pub const REFUSED_HEADERS: &[&str] = &[
     "accept-encoding",
     "connection",
     "content-length",
@@ -32,6 +34,13 @@ const REFUSED_HEADERS: &[&str] = &[
     "transfer-encoding",
     "upgrade",
 ];
+
+/// Whether a manifest may not set header `name` (any case) for a file's GET.
+pub fn is_refused_header(name: &str) -> bool {
+    REFUSED_HEADERS
+        .iter()
+        .any(|refused| refused.eq_ignore_ascii_case(name))
+}
 
 /// The `filename` field: a sanitised download name ending in `.zip`, at most [`MAX_FILENAME_BYTES`].
 pub(super) fn download_name(raw: Typed<String>) -> Result<String, Problem> {
@@ -170,7 +179,7 @@ fn parse_headers(raw: Typed<HeaderPairs>) -> Result<Vec<(String, String)>, (Fiel
         let Typed::Is(value) = value else {
             return Err((Field::Header(name), Problem::NotAString));
         };
-        if REFUSED_HEADERS.contains(&name.as_str()) {
+        if is_refused_header(&name) {
             return Err((Field::Header(name), Problem::RefusedHeader));
         }
         if http::HeaderValue::from_str(&value).is_err() {
