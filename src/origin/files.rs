@@ -262,6 +262,9 @@ enum Opened {
 /// A failure of one attempt.
 enum Failure {
     Transient(FetchError),
+    /// Below the minimum rate: retried, but the bytes it trickled do not count as progress (so a drip
+    /// cannot reset the retry count forever).
+    TooSlow(FetchError),
     Fatal(FetchError),
 }
 
@@ -350,7 +353,8 @@ impl Fetch {
                     Ok(Opened::Body(body)) => self.body = Some(body),
                     Ok(Opened::RangeUnusable) => self.use_range = false,
                     Err(Failure::Fatal(e)) => return Err(e),
-                    Err(Failure::Transient(e)) => self.back_off(e).await?,
+                    Err(Failure::Transient(e)) => self.back_off(e, true).await?,
+                    Err(Failure::TooSlow(e)) => self.back_off(e, false).await?,
                 }
                 continue;
             };
@@ -387,7 +391,8 @@ impl Fetch {
                     let failure = self.transport_failure(e);
                     match failure {
                         Failure::Fatal(e) => return Err(e),
-                        Failure::Transient(e) => self.back_off(e).await?,
+                        Failure::Transient(e) => self.back_off(e, true).await?,
+                        Failure::TooSlow(e) => self.back_off(e, false).await?,
                     }
                 }
             }
@@ -583,6 +588,11 @@ impl Fetch {
                 status,
                 attempts: self.attempts,
             }),
+            slow @ TransportError::TooSlow { .. } => Failure::TooSlow(FetchError::Transport {
+                url: self.shown.clone(),
+                attempts: self.attempts,
+                reason: slow.to_string(),
+            }),
             other => Failure::Transient(FetchError::Transport {
                 url: self.shown.clone(),
                 attempts: self.attempts,
@@ -591,9 +601,11 @@ impl Fetch {
         }
     }
 
-    /// Counts a transient failure; waits before the next attempt, or gives up with `err`.
-    async fn back_off(&mut self, err: FetchError) -> Result<(), FetchError> {
-        let Some(delay) = self.retries.failed(self.pos) else {
+    /// Counts a transient failure (after progress, if `progress` counts); waits before the next attempt, or
+    /// gives up with `err`.
+    async fn back_off(&mut self, err: FetchError, progress: bool) -> Result<(), FetchError> {
+        let at = if progress { self.pos } else { 0 };
+        let Some(delay) = self.retries.failed(at) else {
             return Err(err);
         };
         tracing::debug!(url = %self.shown, delivered = self.pos - self.start, retry = self.retries.taken(), ?delay, error = %err, "retrying file fetch");

@@ -305,11 +305,16 @@ fn resume_matches_uninterrupted(with_crc: bool) {
         steps.windows(2).all(|w| w[0] <= w[1]) && steps.iter().all(|&s| s < total),
         "the file grew in steps below the total: {sizes:?}"
     );
-    // The first run got a 200, every run that resumed from a non-empty file a 206.
+    // The first run got a 200, every run that resumed from a non-empty file a 206, or no answer at all
+    // before curl's time ran out (zipper holds the head until the first thing the range needs is in: a
+    // missing CRC is a whole-file read, shared by the next attempt).
     assert!(statuses[0].starts_with("200 "), "{statuses:?}");
     for i in 1..statuses.len() {
         if sizes[i - 1] > 0 {
-            assert!(statuses[i].starts_with("206 "), "run {i}: {statuses:?}");
+            assert!(
+                statuses[i].starts_with("206 ") || statuses[i] == "000 0",
+                "run {i}: {statuses:?}"
+            );
         }
     }
 
