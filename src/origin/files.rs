@@ -241,6 +241,8 @@ struct Fetch {
     attempts: u32,
     /// Transient failures so far, against the retry policy.
     retries: Retries,
+    /// Whether a read below the minimum rate was already retried.
+    slow_retried: bool,
 }
 
 /// The response being read.
@@ -300,6 +302,7 @@ impl Fetch {
         let retries = client.settings().retry.start();
         Ok(Box::new(Fetch {
             retries,
+            slow_retried: false,
             client,
             url,
             shown,
@@ -354,7 +357,7 @@ impl Fetch {
                     Ok(Opened::RangeUnusable) => self.use_range = false,
                     Err(Failure::Fatal(e)) => return Err(e),
                     Err(Failure::Transient(e)) => self.back_off(e, true).await?,
-                    Err(Failure::TooSlow(e)) => self.back_off(e, false).await?,
+                    Err(Failure::TooSlow(e)) => self.back_off_slow(e).await?,
                 }
                 continue;
             };
@@ -392,7 +395,7 @@ impl Fetch {
                     match failure {
                         Failure::Fatal(e) => return Err(e),
                         Failure::Transient(e) => self.back_off(e, true).await?,
-                        Failure::TooSlow(e) => self.back_off(e, false).await?,
+                        Failure::TooSlow(e) => self.back_off_slow(e).await?,
                     }
                 }
             }
@@ -599,6 +602,16 @@ impl Fetch {
                 reason: other.to_string(),
             }),
         }
+    }
+
+    /// A read below the minimum rate: retried once per fetch (an origin too slow twice will not recover),
+    /// its trickle not counted as progress.
+    async fn back_off_slow(&mut self, err: FetchError) -> Result<(), FetchError> {
+        if self.slow_retried {
+            return Err(err);
+        }
+        self.slow_retried = true;
+        self.back_off(err, false).await
     }
 
     /// Counts a transient failure (after progress, if `progress` counts); waits before the next attempt, or
