@@ -138,20 +138,26 @@ async fn lane(k: usize, mut body: EntryBody, tx: mpsc::Sender<Chunk>, lanes: Arc
                 c = lanes.budget.floor(CHUNK) => c,
             }
         } else {
-            // Ahead of the writer: wait until the writer waits for its origin (or reaches this entry).
-            let wanted = if pulled_any { MID_BODY } else { OPENING };
-            let epoch = tokio::select! {
-                _ = cancel.cancelled() => return,
-                _ = current.wait_for(|c| *c >= k) => continue,
-                b = origin_bound.wait_for(|b| b.0 >= wanted) => match b {
-                    Ok(b) => b.1,
-                    Err(_) => return,
-                },
-            };
-            if wanted == MID_BODY {
+            // Ahead of the writer. The first chunk (the request and its latency) once the writer is past the
+            // first entry: a client that is still on entry 0 may be slow, and then read-ahead only holds
+            // memory. Further chunks only while the writer waits mid-body for its origin.
+            if pulled_any {
+                let epoch = tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    _ = current.wait_for(|c| *c >= k) => continue,
+                    b = origin_bound.wait_for(|b| b.0 == MID_BODY) => match b {
+                        Ok(b) => b.1,
+                        Err(_) => return,
+                    },
+                };
                 tokio::time::sleep(MID_BODY_GRACE).await;
                 if *lanes.origin_bound.borrow() != (MID_BODY, epoch) {
                     continue;
+                }
+            } else {
+                tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    _ = current.wait_for(|c| *c >= 1) => {}
                 }
             }
             let borrowed = tokio::select! {
@@ -165,14 +171,7 @@ async fn lane(k: usize, mut body: EntryBody, tx: mpsc::Sender<Chunk>, lanes: Arc
             }
         };
         if is_current {
-            // The first entry's latency says nothing about the client's speed: entries ahead open only
-            // once the writer has moved past it (or waits mid-body), so a slow client of a few big files
-            // never holds a second origin connection.
-            let waiting = match (pulled_any, k) {
-                (true, _) => MID_BODY,
-                (false, 0) => IDLE,
-                (false, _) => OPENING,
-            };
+            let waiting = if pulled_any { MID_BODY } else { OPENING };
             lanes
                 .origin_bound
                 .send_modify(|(state, epoch)| (*state, *epoch) = (waiting, *epoch + 1));
@@ -360,23 +359,33 @@ mod tests {
         Box::pin(futures_util::stream::once(first).chain(futures_util::stream::once(second)))
     }
 
-    /// Reads entry 0 of a two-entry download whose entry 1 counts what its origin sent; returns the bytes
-    /// pulled ahead while entry 0 waited.
-    async fn ahead_while_current_waits(slow_start: bool) -> usize {
+    /// Reads the slow entry of a download whose last entry counts what its origin sent; returns the bytes
+    /// pulled ahead while the slow entry waited. With `past_first`, a one-chunk entry comes first (so the
+    /// writer is past the first entry when it reaches the slow one).
+    async fn ahead_while_current_waits(slow_start: bool, past_first: bool) -> usize {
         let pulled = Arc::new(AtomicUsize::new(0));
         let p2 = Arc::clone(&pulled);
         let limits = PrefetchLimits {
-            files: 2,
+            files: 3,
             bytes: 4 * FLOOR,
         };
         let (b, d) = budget();
-        let mut bodies = prefetch_until(2, limits, d, &CancellationToken::new(), move |k| {
-            if k == 0 {
+        let slow = usize::from(past_first);
+        let mut bodies = prefetch_until(slow + 2, limits, d, &CancellationToken::new(), move |k| {
+            if k < slow {
+                Box::pin(futures_util::stream::iter([Ok::<Bytes, BoxError>(
+                    Bytes::from_static(b"tiny"),
+                )])) as EntryBody
+            } else if k == slow {
                 slow_current(slow_start, Duration::from_millis(300))
             } else {
                 counting_body(1000, 1000, Arc::clone(&p2))
             }
         });
+        if past_first {
+            let mut tiny = bodies.next().await.expect("body").expect("ok");
+            while tiny.next().await.is_some() {}
+        }
         let mut first = bodies.next().await.expect("body").expect("ok");
         let reading = tokio::spawn(async move {
             let mut n = 0;
@@ -394,7 +403,7 @@ mod tests {
 
     #[tokio::test]
     async fn nothing_is_read_ahead_while_the_first_entry_waits_for_its_first_bytes() {
-        let ahead = ahead_while_current_waits(true).await;
+        let ahead = ahead_while_current_waits(true, false).await;
         assert_eq!(
             ahead, 0,
             "the first entry's latency says nothing about the client"
@@ -402,8 +411,14 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn past_the_first_entry_the_next_ones_open_ahead() {
+        let ahead = ahead_while_current_waits(true, true).await;
+        assert_eq!(ahead, 1000, "one first chunk ahead hides the latency");
+    }
+
+    #[tokio::test]
     async fn entries_ahead_read_on_while_the_current_one_waits_mid_body() {
-        let ahead = ahead_while_current_waits(false).await;
+        let ahead = ahead_while_current_waits(false, true).await;
         assert!(
             ahead > 1000,
             "the origin is the bottleneck: read ahead ({ahead} bytes)"
