@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use futures_util::{Stream, StreamExt};
+use futures_util::{FutureExt, Stream, StreamExt};
 use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::{CancellationToken, DropGuard};
 
@@ -45,15 +45,8 @@ const CHANNEL_CHUNKS: usize = 4;
 
 type Chunk = Result<Bytes, BoxError>;
 
-/// The current lane is not waiting for its origin (the client is the bottleneck, or it is between reads).
-const IDLE: u8 = 0;
-/// The current lane waits for its first bytes (request sent, head or first chunk not in yet).
-const OPENING: u8 = 1;
-/// The current lane waits for more body bytes after its first.
-const MID_BODY: u8 = 2;
-
-/// How long the current lane must have been waiting mid-body before entries ahead read on: a handoff
-/// between tasks makes every read wait a few microseconds, which says nothing about the origin's speed.
+/// How long the current lane must have been waiting for more body bytes before entries ahead read on: a
+/// handoff between tasks makes many reads wait a few microseconds, which says nothing about the origin.
 const MID_BODY_GRACE: std::time::Duration = std::time::Duration::from_millis(2);
 
 /// What the lanes of one download share.
@@ -63,9 +56,9 @@ struct Lanes {
     ahead_cap: Arc<Semaphore>,
     /// The entry the writer is on.
     current: watch::Receiver<usize>,
-    /// What the current entry's lane is waiting for ([`IDLE`], [`OPENING`] or [`MID_BODY`]) and a count of
-    /// its waits, so an entry ahead can tell one long wait from many short ones.
-    origin_bound: watch::Sender<(u8, u64)>,
+    /// Whether the current entry's lane has been waiting for more body bytes longer than
+    /// [`MID_BODY_GRACE`].
+    origin_bound: watch::Sender<bool>,
     cancel: CancellationToken,
 }
 
@@ -94,7 +87,7 @@ where
             limits.bytes.clamp(FLOOR, Semaphore::MAX_PERMITS),
         )),
         current: current_rx,
-        origin_bound: watch::channel((IDLE, 0)).0,
+        origin_bound: watch::channel(false).0,
         cancel: cancel.clone(),
     });
     let (bodies_tx, bodies_rx) = mpsc::unbounded_channel::<EntryBody>();
@@ -142,17 +135,10 @@ async fn lane(k: usize, mut body: EntryBody, tx: mpsc::Sender<Chunk>, lanes: Arc
             // first entry: a client that is still on entry 0 may be slow, and then read-ahead only holds
             // memory. Further chunks only while the writer waits mid-body for its origin.
             if pulled_any {
-                let epoch = tokio::select! {
+                tokio::select! {
                     _ = cancel.cancelled() => return,
                     _ = current.wait_for(|c| *c >= k) => continue,
-                    b = origin_bound.wait_for(|b| b.0 == MID_BODY) => match b {
-                        Ok(b) => b.1,
-                        Err(_) => return,
-                    },
-                };
-                tokio::time::sleep(MID_BODY_GRACE).await;
-                if *lanes.origin_bound.borrow() != (MID_BODY, epoch) {
-                    continue;
+                    _ = origin_bound.wait_for(|b| *b) => {}
                 }
             } else {
                 tokio::select! {
@@ -170,19 +156,33 @@ async fn lane(k: usize, mut body: EntryBody, tx: mpsc::Sender<Chunk>, lanes: Arc
                 None => return,
             }
         };
-        if is_current {
-            let waiting = if pulled_any { MID_BODY } else { OPENING };
-            lanes
-                .origin_bound
-                .send_modify(|(state, epoch)| (*state, *epoch) = (waiting, *epoch + 1));
-        }
-        let item = tokio::select! {
-            _ = cancel.cancelled() => return,
-            item = body.next() => item,
+        let item = match body.next().now_or_never() {
+            Some(item) => item,
+            None if is_current && pulled_any => {
+                // Mid-body and nothing ready: after the grace, tell the entries ahead to read on.
+                let waited = tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    item = body.next() => Some(item),
+                    _ = tokio::time::sleep(MID_BODY_GRACE) => None,
+                };
+                match waited {
+                    Some(item) => item,
+                    None => {
+                        lanes.origin_bound.send_replace(true);
+                        let item = tokio::select! {
+                            _ = cancel.cancelled() => return,
+                            item = body.next() => item,
+                        };
+                        lanes.origin_bound.send_replace(false);
+                        item
+                    }
+                }
+            }
+            None => tokio::select! {
+                _ = cancel.cancelled() => return,
+                item = body.next() => item,
+            },
         };
-        if is_current {
-            lanes.origin_bound.send_modify(|(state, _)| *state = IDLE);
-        }
         pulled_any = true;
         let chunk = match item {
             None => return,
