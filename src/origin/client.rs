@@ -16,6 +16,7 @@
 //!
 //! This module must not know about zip or manifests, retry, or map errors to HTTP statuses.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -33,6 +34,7 @@ use url::Url;
 
 use super::guard::{find_guard_error, Guard, GuardError, GuardedResolver, HostKind};
 use super::OriginSettings;
+use crate::metrics::{Metrics, OriginKind, OriginOutcome};
 
 /// The `User-Agent` of every origin request (docs/contract.md, Manifest request).
 pub const USER_AGENT: &str = concat!("zipper/", env!("CARGO_PKG_VERSION"));
@@ -125,6 +127,7 @@ struct Inner {
     http: Client<Connector, Empty<Bytes>>,
     guard: Guard,
     settings: OriginSettings,
+    metrics: Arc<Metrics>,
 }
 
 /// A response head and its body, after redirects.
@@ -141,8 +144,17 @@ pub struct OriginResponse {
 }
 
 impl OriginClient {
-    /// Builds the client from `settings`.
+    /// Builds the client from `settings`, counting its requests into a registry nobody scrapes.
     pub fn new(settings: OriginSettings) -> Result<Self, ClientBuildError> {
+        Self::with_metrics(settings, crate::metrics::unscraped())
+    }
+
+    /// Builds the client from `settings`, counting every request (by kind and outcome) and retry into
+    /// `metrics`.
+    pub fn with_metrics(
+        settings: OriginSettings,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self, ClientBuildError> {
         let guard = Guard::new(&settings);
         let mut http = HttpConnector::new_with_resolver(guard.resolver());
         http.enforce_http(false);
@@ -168,10 +180,11 @@ impl OriginClient {
             .http2_keep_alive_timeout(Duration::from_secs(20))
             .build(tls);
         Ok(OriginClient {
-            inner: std::sync::Arc::new(Inner {
+            inner: Arc::new(Inner {
                 http: client,
                 guard,
                 settings,
+                metrics,
             }),
         })
     }
@@ -181,6 +194,11 @@ impl OriginClient {
         &self.inner.settings
     }
 
+    /// The registry its requests and retries are counted in.
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
     /// The guard applying the settings' allowlists and private-network rule.
     pub fn guard(&self) -> &Guard {
         &self.inner.guard
@@ -188,15 +206,17 @@ impl OriginClient {
 
     /// GETs `url` with `headers` (plus `User-Agent`), following redirects: each hop is checked by the
     /// guard, at most `max_redirects`; `cross_origin` says what happens to `headers` on a hop to another
-    /// origin. The response head must arrive within the read timeout.
+    /// origin. The response head must arrive within the read timeout. Each request sent is counted under
+    /// `purpose`.
     pub async fn get(
         &self,
         kind: HostKind,
+        purpose: OriginKind,
         url: Url,
         headers: HeaderMap,
         cross_origin: CrossOrigin,
     ) -> Result<OriginResponse, TransportError> {
-        self.get_with_target(kind, url, None, headers, cross_origin)
+        self.get_with_target(kind, purpose, url, None, headers, cross_origin)
             .await
     }
 
@@ -206,6 +226,7 @@ impl OriginClient {
     pub async fn get_with_target(
         &self,
         kind: HostKind,
+        purpose: OriginKind,
         mut url: Url,
         mut first_target: Option<String>,
         mut headers: HeaderMap,
@@ -215,7 +236,13 @@ impl OriginClient {
         loop {
             self.inner.guard.check_url(&url, kind)?;
             let target = first_target.take();
-            let response = self.send_once(&url, target.as_deref(), &headers).await?;
+            let sent = self.send_once(&url, target.as_deref(), &headers).await;
+            let outcome = match &sent {
+                Ok(response) => OriginOutcome::of_status(response.status().as_u16()),
+                Err(_) => OriginOutcome::Error,
+            };
+            self.inner.metrics.origin_request(purpose, outcome);
+            let response = sent?;
             let status = response.status();
             if !status.is_redirection() || status == StatusCode::NOT_MODIFIED {
                 let (parts, body) = response.into_parts();
@@ -280,8 +307,8 @@ impl OriginClient {
 }
 
 /// The TLS crypto provider (ring, the one reqwest used here before).
-fn rustls_provider() -> std::sync::Arc<rustls::crypto::CryptoProvider> {
-    std::sync::Arc::new(rustls::crypto::ring::default_provider())
+fn rustls_provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
 }
 
 /// An origin response body, read chunk by chunk within two time bounds: each chunk must arrive within the

@@ -26,6 +26,7 @@ use super::headers::{content_range, declared_length, validate_headers};
 use super::retry::Retries;
 use super::{redact_url, redact_url_str, OriginClient};
 use crate::error::{Code, HasCode};
+use crate::metrics::OriginKind;
 
 /// What to fetch.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -42,6 +43,8 @@ pub struct FileRequest {
     /// One past the last byte wanted; `None` reads to the end. Clamped to `expected_size` when both are
     /// known. When the size is unknown and the file ends before `end`, the stream fails.
     pub end: Option<u64>,
+    /// What the fetch is for, as the metrics count its requests and retries.
+    pub kind: OriginKind,
 }
 
 impl FileRequest {
@@ -218,6 +221,7 @@ enum Step {
 /// The state of one file fetch. Positions are absolute offsets in the origin file.
 struct Fetch {
     client: OriginClient,
+    kind: OriginKind,
     url: Url,
     shown: String,
     headers: HeaderMap,
@@ -303,6 +307,7 @@ impl Fetch {
         Ok(Box::new(Fetch {
             retries,
             slow_retried: false,
+            kind: req.kind,
             client,
             url,
             shown,
@@ -474,6 +479,7 @@ impl Fetch {
             .client
             .get(
                 HostKind::File,
+                self.kind,
                 self.url.clone(),
                 headers,
                 CrossOrigin::DropHeaders,
@@ -622,6 +628,7 @@ impl Fetch {
             return Err(err);
         };
         tracing::debug!(url = %self.shown, delivered = self.pos - self.start, retry = self.retries.taken(), ?delay, error = %err, "retrying file fetch");
+        self.client.metrics().origin_retry(self.kind);
         tokio::time::sleep(delay).await;
         Ok(())
     }

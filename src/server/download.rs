@@ -14,6 +14,7 @@ use crate::budget::DownloadBudget;
 use crate::core::layout::Plan;
 use crate::core::manifest::FileSource;
 use crate::crc_cache::CrcKey;
+use crate::metrics::OriginKind;
 use crate::origin::{fetch_file, FileRequest};
 use crate::zipstream::{BoxError, EntryBody};
 
@@ -115,14 +116,21 @@ impl Download {
     }
 }
 
-/// Opens one file (or the window `[start, end)` of it) as an entry body.
-pub fn open_file(state: &AppState, source: &FileSource, start: u64, end: Option<u64>) -> EntryBody {
+/// Opens one file (or the window `[start, end)` of it) as an entry body; `kind` says what for (metrics).
+pub fn open_file(
+    state: &AppState,
+    source: &FileSource,
+    start: u64,
+    end: Option<u64>,
+    kind: OriginKind,
+) -> EntryBody {
     let req = FileRequest {
         url: source.url.clone(),
         headers: source.headers.clone(),
         expected_size: source.size,
         start,
         end,
+        kind,
     };
     Box::pin(fetch_file(&state.origin, req).map(|r| r.map_err(|e| Box::new(e) as BoxError)))
 }

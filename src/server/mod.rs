@@ -12,6 +12,7 @@ pub mod body;
 pub mod download;
 pub mod listener;
 pub mod ranged;
+pub mod record;
 pub mod request_error;
 pub mod service;
 
@@ -31,7 +32,7 @@ use crate::core::keys::KeySet;
 use crate::core::link::LinkPolicy;
 use crate::core::manifest::ManifestLimits;
 use crate::crc_cache::{CrcCache, CrcReads};
-use crate::metrics::Metrics;
+use crate::metrics::{CacheFigures, Metrics, Sampled};
 use crate::origin::{OriginClient, OriginSettings};
 use crate::prefetch::PrefetchLimits;
 
@@ -54,7 +55,7 @@ pub struct AppState {
     /// The metrics registry.
     pub metrics: Arc<Metrics>,
     /// CRCs learnt from full reads, for cheap resumes.
-    pub crc_cache: CrcCache,
+    pub crc_cache: Arc<CrcCache>,
     /// Reads in progress that fill the CRC cache for resumes (one per file, bounded).
     pub crc_reads: Arc<CrcReads>,
     /// The clock (Unix seconds); injected so tests can check link ages.
@@ -80,8 +81,11 @@ pub fn system_clock() -> i64 {
 impl AppState {
     /// Builds the shared state from a validated configuration.
     pub fn from_config(config: &Config) -> anyhow::Result<AppState> {
-        let origin =
-            OriginClient::new(origin_settings(config)?).context("building the origin client")?;
+        let budget = Budget::new(config.memory_budget_bytes);
+        let crc_cache = Arc::new(CrcCache::new(config.crc_cache_entries));
+        let metrics = Arc::new(Metrics::new(sampled(&budget, &crc_cache)));
+        let origin = OriginClient::with_metrics(origin_settings(config)?, Arc::clone(&metrics))
+            .context("building the origin client")?;
         Ok(AppState {
             keys: config.keys.clone(),
             link_policy: config.link,
@@ -99,9 +103,9 @@ impl AppState {
             downloads: Arc::new(Semaphore::new(
                 config.max_concurrent_downloads.min(Semaphore::MAX_PERMITS),
             )),
-            budget: Budget::new(config.memory_budget_bytes),
-            metrics: Arc::new(Metrics::default()),
-            crc_cache: CrcCache::new(config.crc_cache_entries),
+            budget,
+            metrics,
+            crc_cache,
             crc_reads: CrcReads::new(CRC_READS_AT_ONCE, CRC_READS_PENDING),
             clock: Arc::new(system_clock),
             client_write_timeout: config.client_write_timeout,
@@ -117,6 +121,24 @@ impl AppState {
             cancel: tokio_util::sync::CancellationToken::new(),
             conn,
         }
+    }
+}
+
+/// What the metrics read when scraped: the budget's bytes and the CRC cache's figures.
+fn sampled(budget: &Budget, crc_cache: &Arc<CrcCache>) -> Sampled {
+    let (in_use, limit, cache) = (budget.clone(), budget.clone(), Arc::clone(crc_cache));
+    Sampled {
+        budget_in_use: Box::new(move || in_use.in_use() as u64),
+        budget_limit: Box::new(move || limit.limit() as u64),
+        crc_cache: Box::new(move || {
+            let s = cache.stats();
+            CacheFigures {
+                entries: s.entries,
+                hits: s.hits,
+                misses: s.misses,
+                evictions: s.evictions,
+            }
+        }),
     }
 }
 

@@ -16,6 +16,7 @@ use super::download::{open_file, Download, FileItem};
 use super::request_error::RequestError;
 use crate::budget::{DownloadBudget, CHUNK};
 use crate::core::layout::{Piece, SegmentKind};
+use crate::metrics::OriginKind;
 use crate::zipstream::{BoxError, EntryBody, ZipStreamError};
 
 /// The range `start..end` of `dl`'s archive, once the first file it needs has answered (docs/contract.md, Failures).
@@ -158,6 +159,7 @@ fn data_body(dl: &Arc<Download>, k: usize, piece: &Piece) -> Result<EntryBody, Z
         &file.source,
         piece.skip,
         Some(piece.skip + piece.len),
+        OriginKind::Range,
     );
     let whole = file.source.size == Some(piece.len) && piece.skip == 0;
     let needed = dl
@@ -190,9 +192,13 @@ async fn crc_for(dl: &Arc<Download>, k: usize, file: &FileItem) -> Result<u32, Z
     let read = dl.state.crc_reads.join_or_start(key, async move {
         let _charge = state.budget.borrow(CHUNK).await;
         let (tx, rx) = tokio::sync::oneshot::channel();
-        let mut body = crc_tap(open_file(&state, &source, 0, None), size, move |crc| {
-            let _ = tx.send(crc);
-        });
+        let mut body = crc_tap(
+            open_file(&state, &source, 0, None, OriginKind::Crc),
+            size,
+            move |crc| {
+                let _ = tx.send(crc);
+            },
+        );
         while let Some(chunk) = body.next().await {
             chunk?;
         }

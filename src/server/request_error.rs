@@ -92,8 +92,8 @@ impl HasCode for RequestError {
 
 /// The JSON error response for any request error: the single place statuses and bodies are made.
 pub fn error_response(err: &RequestError, metrics: &Metrics) -> Response<Body> {
-    Metrics::inc(&metrics.error_responses);
     let code = err.code();
+    metrics.error_response(code.as_str());
     let mut res = Response::new(full(json_body(code, &err.to_string())));
     *res.status_mut() = code.status();
     let h = res.headers_mut();

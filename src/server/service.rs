@@ -10,6 +10,7 @@
 //! format logic of its own.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use http::header::{self, HeaderValue};
 use http::{Method as HttpMethod, Request, Response, StatusCode};
@@ -18,6 +19,7 @@ use http_body_util::{BodyExt, Empty};
 use super::body::ZipBody;
 use super::download::Download;
 use super::listener::{Body, ConnState};
+use super::record::{DownloadRecord, Outcome};
 pub use super::request_error::{error_response, RequestError};
 use super::AppState;
 use crate::core::etag::archive_etag;
@@ -26,17 +28,31 @@ use crate::core::link::{self, VerifiedLink};
 use crate::core::manifest::{self, Compression, EntryKind, FileSource};
 use crate::core::names::content_disposition;
 use crate::core::range::{self, RangeDecision};
-use crate::error::HasCode;
-use crate::metrics::Metrics;
+use crate::error::{Code, HasCode};
+use crate::metrics::{Metrics, Stage};
 use crate::origin::{fetch_manifest, FileRequest};
 
 /// Answers one request on the public listener.
 pub async fn handle<B>(state: Arc<AppState>, req: Request<B>) -> Response<Body> {
+    let started = Instant::now();
     Metrics::inc(&state.metrics.requests);
-    match download(&state, &req).await {
+    // Set once the link checks out; ended here on an error, else by the body (or dropped: cancelled).
+    let mut record = None;
+    match download(&state, &req, started, &mut record).await {
         Ok(res) => res,
         Err(e) => {
-            tracing::info!(code = e.code().as_str(), error = %e, "request refused");
+            let code = e.code();
+            tracing::info!(code = code.as_str(), error = %e, "request refused");
+            if let Some(mut record) = record {
+                let outcome = match code {
+                    Code::Overloaded => Outcome::Overloaded,
+                    code => Outcome::Failed {
+                        cause: code.as_str(),
+                        stage: Stage::Head,
+                    },
+                };
+                record.finish(outcome, 0);
+            }
             error_response(&e, &state.metrics)
         }
     }
@@ -52,6 +68,8 @@ struct Planned {
 async fn download<B>(
     state: &Arc<AppState>,
     req: &Request<B>,
+    started: Instant,
+    record: &mut Option<DownloadRecord>,
 ) -> Result<Response<Body>, RequestError> {
     // The raw path: hyper does not decode it, so the link is percent-decoded exactly once, by `link`.
     let path = req.uri().path();
@@ -66,31 +84,33 @@ async fn download<B>(
     let parsed = link::parse_path(path)?;
     let now = (state.clock)();
     let verified = link::verify(&parsed, &state.keys, now, &state.link_policy)?;
-    let overloaded = || {
-        Metrics::inc(&state.metrics.overloaded);
-        RequestError::Overloaded
-    };
+    let rec = record.insert(DownloadRecord::new(
+        Arc::clone(&state.metrics),
+        started,
+        verified.key_id(),
+        verified.callback(),
+    ));
     let slot = Arc::clone(&state.downloads)
         .try_acquire_owned()
-        .map_err(|_| overloaded())?;
-    let budget = state.budget.admit().ok_or_else(overloaded)?;
+        .map_err(|_| RequestError::Overloaded)?;
+    let budget = state.budget.admit().ok_or(RequestError::Overloaded)?;
 
+    let fetch_started = Instant::now();
     let body = fetch_manifest(
         &state.origin,
         verified.callback(),
         manifest_request_headers(state, &verified, now),
     )
-    .await?;
+    .await;
+    state.metrics.manifest_fetched(fetch_started.elapsed());
+    let body = body?;
     let planned = plan(state, &body, &verified)?;
     drop(body);
+    rec.entries = planned.plan.entries().len();
     let filename = planned
         .filename
         .unwrap_or_else(|| verified.filename().to_string());
-    let label = format!(
-        "{}/{}",
-        verified.key_id(),
-        crate::origin::redact_url_str(verified.callback())
-    );
+    let label = rec.label();
     let dl = Arc::new(Download::new(
         Arc::clone(state),
         planned.plan,
@@ -128,7 +148,9 @@ async fn download<B>(
             if let Ok(v) = HeaderValue::from_str(&range::content_range(start, end, total)) {
                 h.insert(header::CONTENT_RANGE, v);
             }
+            rec.ranged = true;
             if is_head {
+                rec.discard();
                 return Ok(res);
             }
             let stream = super::ranged::range_archive(Arc::clone(&dl), start, end + 1).await?;
@@ -138,7 +160,7 @@ async fn download<B>(
                 stream,
                 len,
                 Arc::clone(&state.metrics),
-                dl.label.clone(),
+                take_record(record),
                 Some(slot),
                 stall,
             );
@@ -146,6 +168,7 @@ async fn download<B>(
         }
         _ => {
             if is_head {
+                rec.discard();
                 return Ok(res);
             }
             let stream = super::archive::full_archive(Arc::clone(&dl), &stall.cancel).await?;
@@ -153,7 +176,7 @@ async fn download<B>(
                 stream,
                 total,
                 Arc::clone(&state.metrics),
-                dl.label.clone(),
+                take_record(record),
                 Some(slot),
                 stall,
             );
@@ -161,6 +184,14 @@ async fn download<B>(
         }
     }
     Ok(res)
+}
+
+/// The record, moved into the body (it was set when the link checked out).
+fn take_record(record: &mut Option<DownloadRecord>) -> DownloadRecord {
+    record.take().unwrap_or_else(|| {
+        // Unreachable: `download` sets it before any archive is started; a fresh one keeps counting right.
+        DownloadRecord::new(Arc::default(), Instant::now(), "", "")
+    })
 }
 
 /// `X-Zipper-Time` and `X-Zipper-Signature` of the manifest request (docs/contract.md, Manifest request).

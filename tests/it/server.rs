@@ -850,7 +850,10 @@ async fn metrics_count_downloads_and_bytes() {
         text.contains(&format!("zipper_bytes_sent_total {sent}\n")),
         "{text}"
     );
-    assert!(text.contains("zipper_error_responses_total 1\n"), "{text}");
+    assert!(
+        text.contains("zipper_error_responses_total{code=\"not_found\"} 1\n"),
+        "{text}"
+    );
     assert!(text.contains("zipper_active_downloads 0\n"), "{text}");
 }
 
