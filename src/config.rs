@@ -99,6 +99,32 @@ pub struct Config {
     /// `max_file_retries` / `ZIPPER_MAX_FILE_RETRIES`: retries of one file in all, even when each retry
     /// makes progress.
     pub max_file_retries: u32,
+    /// `log_format` / `ZIPPER_LOG_FORMAT`: `pretty` (human-readable lines) or `json` (one JSON object a line).
+    pub log_format: LogFormat,
+}
+
+/// How log lines are written (to stderr).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    /// Human-readable lines: time, level, target, message, fields (colours on a terminal).
+    #[default]
+    Pretty,
+    /// One JSON object a line, the event's fields at the top level.
+    Json,
+}
+
+impl LogFormat {
+    /// Reads `pretty` or `json`.
+    pub fn parse(text: &str) -> Result<LogFormat, String> {
+        match text {
+            "pretty" => Ok(LogFormat::Pretty),
+            "json" => Ok(LogFormat::Json),
+            other => Err(format!(
+                "expected \"json\" or \"pretty\", got \"{}\"",
+                other.chars().take(40).collect::<String>()
+            )),
+        }
+    }
 }
 
 /// The file's shape. Values are checked by [`Loader`] so that every error is collected; `keys` is read as a
@@ -136,6 +162,7 @@ struct RawFile {
     max_client_connections: Option<u64>,
     listen_backlog: Option<u64>,
     max_file_retries: Option<u64>,
+    log_format: Option<String>,
 }
 
 // === impl Config ===
@@ -176,6 +203,7 @@ impl Config {
             max_client_connections: 10_000,
             listen_backlog: 4096,
             max_file_retries: 10,
+            log_format: LogFormat::Pretty,
         }
     }
 }
@@ -199,6 +227,7 @@ impl Loader<'_> {
         self.links(&mut raw, &mut c);
         self.origins(&mut raw, &mut c);
         self.clients(&raw, &mut c);
+        c.log_format = self.log_format("log_format", raw.log_format.take(), c.log_format);
         c
     }
 

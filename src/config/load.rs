@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::{Config, RawFile, ENV_KEYS, ENV_PREFIX};
+use super::{Config, LogFormat, RawFile, ENV_KEYS, ENV_PREFIX};
 use crate::core::keys::truncate_for_message;
 use crate::origin::HostAllowlist;
 
@@ -245,6 +245,24 @@ impl Loader<'_> {
             )),
         })
         .0
+    }
+
+    /// `log_format`: `json` or `pretty`.
+    pub(super) fn log_format(
+        &mut self,
+        key: &str,
+        file: Option<String>,
+        default: LogFormat,
+    ) -> LogFormat {
+        let (text, origin) = self.value(key, file.map(Some), None, |t| Ok(Some(t.to_owned())));
+        let Some(text) = text else {
+            return default;
+        };
+        LogFormat::parse(&text).unwrap_or_else(|message| {
+            let place = self.place(key, &origin);
+            self.error(place, message);
+            default
+        })
     }
 
     pub(super) fn addr(

@@ -64,7 +64,23 @@ fn defaults_with_keys_from_the_environment() {
     assert_eq!(config.max_client_connections, 10_000);
     assert_eq!(config.listen_backlog, 4096);
     assert_eq!(config.max_file_retries, 10);
+    assert_eq!(config.log_format, crate::config::LogFormat::Pretty);
     assert_eq!(config.keys.get("b").unwrap().expose(), b"s2");
+}
+
+#[test]
+fn log_format_is_json_or_pretty() {
+    use crate::config::LogFormat;
+    let keys = "[keys]\nk = \"s\"\n";
+    let json = from_file(keys, &[("ZIPPER_LOG_FORMAT", "json")]).unwrap();
+    assert_eq!(json.log_format, LogFormat::Json);
+    let file = from_file(&format!("log_format = \"json\"\n{keys}"), &[]).unwrap();
+    assert_eq!(file.log_format, LogFormat::Json);
+    let errors = messages(from_file(&format!("log_format = \"xml\"\n{keys}"), &[]));
+    assert_eq!(
+        errors,
+        ["zipper.toml: log_format: expected \"json\" or \"pretty\", got \"xml\""]
+    );
 }
 
 #[test]

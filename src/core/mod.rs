@@ -17,3 +17,4 @@ pub mod manifest;
 pub mod names;
 pub mod range;
 pub mod spec;
+pub mod traceparent;

@@ -16,7 +16,10 @@ pub async fn run(listen: SocketAddr, check: bool) -> anyhow::Result<()> {
     let demo = match Demo::start_with(listen, Faults::Off, |_| {}).await {
         Ok(d) => d,
         Err(e) if listen.port() != 0 => {
-            eprintln!("zipper demo: {e:#}; trying a free port instead");
+            tracing::warn!(
+                error = format!("{e:#}"),
+                "zipper demo: trying a free port instead"
+            );
             Demo::start_with(SocketAddr::new(listen.ip(), 0), Faults::Off, |_| {}).await?
         }
         Err(e) => return Err(e),

@@ -17,7 +17,8 @@
 //!
 //! Counters ([`DemoOrigin::requests`], [`DemoOrigin::partial_responses`], [`DemoOrigin::bytes_served`]) let tests assert what was fetched.
 //! This module is test and demo tooling: it must not be used to serve real data, and it keeps request
-//! headers only for manifest paths ([`DemoOrigin::last_manifest_headers`]).
+//! headers only for manifest paths ([`DemoOrigin::last_manifest_headers`]), and of file requests only their
+//! `traceparent` ([`DemoOrigin::last_file_traceparent`]).
 
 use std::convert::Infallible;
 use std::io;
@@ -143,6 +144,11 @@ impl DemoOrigin {
         lock(&self.state.manifest_headers).get(path).cloned()
     }
 
+    /// The `traceparent` of the last request to the file at `path` (a path of [`Self::file_url`]).
+    pub fn last_file_traceparent(&self, path: &str) -> Option<String> {
+        lock(&self.state.file_traceparents).get(path).cloned()
+    }
+
     /// Stops the server and waits until its tasks are gone.
     pub async fn shutdown(mut self) {
         if let Some(task) = self.task.take() {
@@ -226,6 +232,13 @@ async fn handle(
         .map(|q| format!("?{q}"))
         .unwrap_or_default();
     let response = if let Some(rest) = path.strip_prefix("/files/") {
+        if let Some(tp) = req
+            .headers()
+            .get("traceparent")
+            .and_then(|v| v.to_str().ok())
+        {
+            lock(&state.file_traceparents).insert(path.clone(), tp.to_string());
+        }
         serve_file(&state, &req, &path, rest, &knobs, index)
     } else if let Some(id) = path.strip_prefix("/manifests/") {
         lock(&state.manifest_headers).insert(path.clone(), req.headers().clone());

@@ -28,6 +28,8 @@ pub(super) struct State {
     pub(super) manifests: Mutex<HashMap<u64, Bytes>>,
     pub(super) stats: Mutex<HashMap<String, PathStats>>,
     pub(super) manifest_headers: Mutex<HashMap<String, HeaderMap>>,
+    /// The `traceparent` of the last request to each file path (no other file request header is kept).
+    pub(super) file_traceparents: Mutex<HashMap<String, String>>,
     pub(super) total_requests: AtomicU64,
     pub(super) total_bytes: AtomicU64,
 }

@@ -50,6 +50,10 @@ pub const H2_STREAM_WINDOW: u32 = 256 * 1024;
 /// The HTTP/2 receive window per origin connection (shared by its streams).
 const H2_CONNECTION_WINDOW: u32 = 8 * 1024 * 1024;
 
+/// The headers zipper itself adds for a download's context (the client's W3C `traceparent`): unlike a
+/// manifest's headers they follow a redirect to another origin.
+pub const CONTEXT_HEADERS: &[&str] = &["traceparent"];
+
 /// Idle pooled connections kept per origin host.
 const POOL_IDLE_PER_HOST: usize = 64;
 
@@ -263,7 +267,7 @@ impl OriginClient {
             self.inner.guard.check_redirect(hops, &target, kind)?;
             if target.origin() != url.origin() && cross_origin == CrossOrigin::DropHeaders {
                 tracing::debug!(from = %super::redact_url(&url), to = %super::redact_url(&target), "cross-origin redirect: dropping manifest headers");
-                headers = HeaderMap::new();
+                headers = context_only(&headers);
             }
             url = target;
         }
@@ -304,6 +308,17 @@ impl OriginClient {
             }
         }
     }
+}
+
+/// The [`CONTEXT_HEADERS`] of `headers`.
+fn context_only(headers: &HeaderMap) -> HeaderMap {
+    let mut kept = HeaderMap::new();
+    for name in CONTEXT_HEADERS {
+        if let Some(value) = headers.get(*name) {
+            kept.insert(*name, value.clone());
+        }
+    }
+    kept
 }
 
 /// The TLS crypto provider (ring, the one reqwest used here before).

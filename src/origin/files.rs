@@ -45,6 +45,10 @@ pub struct FileRequest {
     pub end: Option<u64>,
     /// What the fetch is for, as the metrics count its requests and retries.
     pub kind: OriginKind,
+    /// Headers zipper adds to every request of this fetch for the download it serves (the client's
+    /// `traceparent`, see [`super::client::CONTEXT_HEADERS`]): sent after the manifest's, kept across
+    /// redirects to other origins.
+    pub context: HeaderMap,
 }
 
 impl FileRequest {
@@ -222,6 +226,7 @@ enum Step {
 struct Fetch {
     client: OriginClient,
     kind: OriginKind,
+    context: HeaderMap,
     url: Url,
     shown: String,
     headers: HeaderMap,
@@ -308,6 +313,7 @@ impl Fetch {
             retries,
             slow_retried: false,
             kind: req.kind,
+            context: req.context,
             client,
             url,
             shown,
@@ -462,6 +468,9 @@ impl Fetch {
         let unguarded_resume = self.pos > self.start && self.validator.is_none();
         let want_range = self.use_range && (self.pos > 0 || partial_window) && !unguarded_resume;
         let mut headers = self.headers.clone();
+        for (name, value) in &self.context {
+            headers.insert(name.clone(), value.clone());
+        }
         if want_range {
             let range = match stop {
                 Some(stop) if stop > self.pos => format!("bytes={}-{}", self.pos, stop - 1),

@@ -11,7 +11,7 @@ use bytes::Bytes;
 use futures_util::{stream, Stream, StreamExt};
 use tokio_util::sync::CancellationToken;
 
-use super::download::{open_file, Download};
+use super::download::Download;
 use super::request_error::RequestError;
 use crate::metrics::OriginKind;
 use crate::prefetch::prefetch_until;
@@ -29,7 +29,7 @@ pub async fn full_archive(
         dl.budget.clone(),
         cancel,
         move |i| match opener.files.get(i) {
-            Some(f) => open_file(&opener.state, &f.source, 0, None, OriginKind::File),
+            Some(f) => opener.open(&f.source, 0, None, OriginKind::File),
             None => Box::pin(stream::iter([Err::<Bytes, BoxError>(
                 "no such file entry".into(),
             )])),

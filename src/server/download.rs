@@ -8,6 +8,7 @@
 use std::sync::Arc;
 
 use futures_util::StreamExt;
+use http::HeaderMap;
 
 use super::AppState;
 use crate::budget::DownloadBudget;
@@ -41,8 +42,10 @@ pub struct Download {
     entry_to_file: Vec<Option<usize>>,
     /// The download's share of the memory budget.
     pub budget: DownloadBudget,
-    /// Names the download in logs (key id and redacted callback; never a secret).
+    /// Names the download in logs (key id and callback host; never a secret).
     pub label: String,
+    /// Headers added to each of its file requests (the client's `traceparent`).
+    pub context: HeaderMap,
 }
 
 impl Download {
@@ -54,6 +57,7 @@ impl Download {
         key_id: &str,
         budget: DownloadBudget,
         label: String,
+        context: HeaderMap,
     ) -> Download {
         let mut entry_to_file = vec![None; plan.entries().len()];
         let files: Vec<FileItem> = sources
@@ -80,6 +84,7 @@ impl Download {
             entry_to_file,
             budget,
             label,
+            context,
         }
     }
 
@@ -108,6 +113,17 @@ impl Download {
             .or_else(|| file.crc_key.and_then(|key| self.state.crc_cache.get(&key)))
     }
 
+    /// Opens one of its files (or the window `[start, end)` of it); `kind` says what for (metrics).
+    pub fn open(
+        &self,
+        source: &FileSource,
+        start: u64,
+        end: Option<u64>,
+        kind: OriginKind,
+    ) -> EntryBody {
+        open_file(&self.state, &self.context, source, start, end, kind)
+    }
+
     /// Records a CRC learnt by reading `file` whole.
     pub fn learn_crc(&self, file: &FileItem, crc: u32) {
         if let Some(key) = file.crc_key {
@@ -116,9 +132,11 @@ impl Download {
     }
 }
 
-/// Opens one file (or the window `[start, end)` of it) as an entry body; `kind` says what for (metrics).
+/// Opens one file (or the window `[start, end)` of it) as an entry body, sending `context` too; `kind` says
+/// what for (metrics).
 pub fn open_file(
     state: &AppState,
+    context: &HeaderMap,
     source: &FileSource,
     start: u64,
     end: Option<u64>,
@@ -131,6 +149,7 @@ pub fn open_file(
         start,
         end,
         kind,
+        context: context.clone(),
     };
     Box::pin(fetch_file(&state.origin, req).map(|r| r.map_err(|e| Box::new(e) as BoxError)))
 }

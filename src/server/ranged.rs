@@ -154,8 +154,7 @@ fn data_body(dl: &Arc<Download>, k: usize, piece: &Piece) -> Result<EntryBody, Z
     let file = dl
         .file_of(k)
         .ok_or_else(|| ZipStreamError::MissingBody(dl.name_of(k)))?;
-    let body = open_file(
-        &dl.state,
+    let body = dl.open(
         &file.source,
         piece.skip,
         Some(piece.skip + piece.len),
@@ -187,13 +186,14 @@ async fn crc_for(dl: &Arc<Download>, k: usize, file: &FileItem) -> Result<u32, Z
     };
     let state = Arc::clone(&dl.state);
     let source = file.source.clone();
+    let context = dl.context.clone();
     // In a task of its own, shared by every request that needs it: if the client gives up first, the read
     // still completes and fills the cache for its next attempt.
     let read = dl.state.crc_reads.join_or_start(key, async move {
         let _charge = state.budget.borrow(CHUNK).await;
         let (tx, rx) = tokio::sync::oneshot::channel();
         let mut body = crc_tap(
-            open_file(&state, &source, 0, None, OriginKind::Crc),
+            open_file(&state, &context, &source, 0, None, OriginKind::Crc),
             size,
             move |crc| {
                 let _ = tx.send(crc);

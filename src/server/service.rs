@@ -28,6 +28,7 @@ use crate::core::link::{self, VerifiedLink};
 use crate::core::manifest::{self, Compression, EntryKind, FileSource};
 use crate::core::names::content_disposition;
 use crate::core::range::{self, RangeDecision};
+use crate::core::traceparent::valid_traceparent;
 use crate::error::{Code, HasCode};
 use crate::metrics::{Metrics, Stage};
 use crate::origin::{fetch_manifest, FileRequest};
@@ -95,13 +96,11 @@ async fn download<B>(
         .map_err(|_| RequestError::Overloaded)?;
     let budget = state.budget.admit().ok_or(RequestError::Overloaded)?;
 
+    let context = origin_context(req.headers());
+    let mut manifest_headers = manifest_request_headers(state, &verified, now);
+    manifest_headers.extend(context.clone());
     let fetch_started = Instant::now();
-    let body = fetch_manifest(
-        &state.origin,
-        verified.callback(),
-        manifest_request_headers(state, &verified, now),
-    )
-    .await;
+    let body = fetch_manifest(&state.origin, verified.callback(), manifest_headers).await;
     state.metrics.manifest_fetched(fetch_started.elapsed());
     let body = body?;
     let planned = plan(state, &body, &verified)?;
@@ -118,6 +117,7 @@ async fn download<B>(
         verified.key_id(),
         budget,
         label,
+        context,
     ));
 
     let mut res = archive_head(&filename);
@@ -192,6 +192,18 @@ fn take_record(record: &mut Option<DownloadRecord>) -> DownloadRecord {
         // Unreachable: `download` sets it before any archive is started; a fresh one keeps counting right.
         DownloadRecord::new(Arc::default(), Instant::now(), "", "")
     })
+}
+
+/// The headers passed on to the origin with the manifest and file requests for the download's context: the
+/// client's W3C `traceparent` when it is well-formed (a malformed one is dropped, never an error).
+fn origin_context(headers: &http::HeaderMap) -> http::HeaderMap {
+    let mut context = http::HeaderMap::new();
+    if let Some(value) = headers.get("traceparent") {
+        if value.to_str().is_ok_and(valid_traceparent) {
+            context.insert("traceparent", value.clone());
+        }
+    }
+    context
 }
 
 /// `X-Zipper-Time` and `X-Zipper-Signature` of the manifest request (docs/contract.md, Manifest request).

@@ -28,3 +28,5 @@ mod browser;
 mod limits;
 // `GET /metrics` after downloads of every outcome.
 mod metrics;
+// Request-scoped logs (the binary's JSON log line) and the client's traceparent passed on to origins.
+mod logs;
