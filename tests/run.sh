@@ -4,7 +4,11 @@
 #      Chromium and playwright-core for the browser test, cargo-nextest, cargo-fuzz),
 #   2. builds once and runs every test with nextest (unit, property, integration with real unzip tools,
 #      including the multi-GiB and 70,000-entry groups),
-#   3. runs each fuzz target for a bounded time (FUZZ_SECS, default 20 s; FUZZ_SECS=0 skips).
+#   3. checks the deployment files: the container image built FROM scratch from the debug binary of step 2
+#      (tests/image.sh: `zipper demo --check` inside it, a download from an origin named by host name;
+#      starts dockerd when none runs, skipped with a message only where docker cannot start), and the
+#      Kubernetes manifests validated offline (tests/k8s.sh, kubernetes-validate in a venv),
+#   4. runs each fuzz target for a bounded time (FUZZ_SECS, default 20 s; FUZZ_SECS=0 skips).
 # Usage: bash tests/run.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +24,11 @@ command -v npm >/dev/null || need_apt+=(npm)
 command -v curl >/dev/null || need_apt+=(curl)
 # The browser test drives Debian's Chromium (never a browser downloaded by a test tool).
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
+# The image test: Debian's docker (dockerd, containerd, runc) and the CA bundle the image carries; the
+# manifest validation: a Python venv.
+command -v dockerd >/dev/null || need_apt+=(docker.io)
+[ -f /etc/ssl/certs/ca-certificates.crt ] || need_apt+=(ca-certificates)
+python3 -c 'import ensurepip' 2>/dev/null || need_apt+=(python3-venv)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "== installing ${need_apt[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
@@ -36,6 +45,8 @@ echo "== build"
 cargo build --all-targets
 echo "== tests"
 cargo nextest run --profile ci --no-tests=fail
+echo "== deployment: container image and Kubernetes manifests"
+bash tests/image.sh target/debug/zipper
 
 FUZZ_SECS="${FUZZ_SECS:-20}"
 if [ "$FUZZ_SECS" != "0" ]; then
