@@ -47,6 +47,7 @@ echo "== tests"
 cargo nextest run --profile ci --no-tests=fail
 echo "== deployment: container image and Kubernetes manifests"
 bash tests/image.sh target/debug/zipper
+bash tests/k8s.sh
 
 FUZZ_SECS="${FUZZ_SECS:-20}"
 if [ "$FUZZ_SECS" != "0" ]; then
