@@ -91,6 +91,7 @@ async fn download<B>(
         verified.key_id(),
         verified.callback(),
     ));
+    // The request id (issue 16) goes into `rec.request_id` here: it then appears in the log line.
     let slot = Arc::clone(&state.downloads)
         .try_acquire_owned()
         .map_err(|_| RequestError::Overloaded)?;
@@ -196,6 +197,7 @@ fn take_record(record: &mut Option<DownloadRecord>) -> DownloadRecord {
 
 /// The headers passed on to the origin with the manifest and file requests for the download's context: the
 /// client's W3C `traceparent` when it is well-formed (a malformed one is dropped, never an error).
+/// (The request id, once it lands, is added here and to [`crate::origin::client::CONTEXT_HEADERS`].)
 fn origin_context(headers: &http::HeaderMap) -> http::HeaderMap {
     let mut context = http::HeaderMap::new();
     if let Some(value) = headers.get("traceparent") {
