@@ -27,6 +27,14 @@ pub struct Metrics {
     pub bytes_sent: AtomicU64,
     /// Range requests answered with 206.
     pub partial_responses: AtomicU64,
+    /// Completion reports delivered (a 2xx answer).
+    pub reports_sent: AtomicU64,
+    /// Completion report attempts repeated after a connect error, a timeout or a 5xx.
+    pub reports_retried: AtomicU64,
+    /// Completion reports given up (retries spent, another status, or refused by the guard).
+    pub reports_failed: AtomicU64,
+    /// Completion reports dropped unsent (queue full, or still queued when shutdown's deadline came).
+    pub reports_dropped: AtomicU64,
 }
 
 impl Metrics {
@@ -37,7 +45,7 @@ impl Metrics {
 
     /// Prometheus text exposition format.
     pub fn render(&self) -> String {
-        let rows: [(&str, &str, &str, &AtomicU64); 9] = [
+        let rows: [(&str, &str, &str, &AtomicU64); 13] = [
             (
                 "zipper_requests_total",
                 "counter",
@@ -91,6 +99,30 @@ impl Metrics {
                 "counter",
                 "Range requests answered with 206.",
                 &self.partial_responses,
+            ),
+            (
+                "zipper_reports_sent_total",
+                "counter",
+                "Completion reports delivered.",
+                &self.reports_sent,
+            ),
+            (
+                "zipper_reports_retried_total",
+                "counter",
+                "Completion report attempts repeated after a connect error, timeout or 5xx.",
+                &self.reports_retried,
+            ),
+            (
+                "zipper_reports_failed_total",
+                "counter",
+                "Completion reports given up after the retries, another status or a refusal.",
+                &self.reports_failed,
+            ),
+            (
+                "zipper_reports_dropped_total",
+                "counter",
+                "Completion reports dropped unsent: queue full or shutdown deadline.",
+                &self.reports_dropped,
             ),
         ];
         let mut out = String::new();

@@ -28,7 +28,7 @@ pub async fn full_archive(
         dl.budget.clone(),
         cancel,
         move |i| match opener.files.get(i) {
-            Some(f) => open_file(&opener.state, &f.source, 0, None),
+            Some(f) => open_file(&opener.state, &f.source, &opener.request_id, 0, None),
             None => Box::pin(stream::iter([Err::<Bytes, BoxError>(
                 "no such file entry".into(),
             )])),

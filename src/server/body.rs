@@ -2,7 +2,9 @@
 //! error, which makes hyper abort the response (HTTP/1: the connection closes before the declared length
 //! or without the final chunk; HTTP/2: RST_STREAM), so the client sees a failed download, never a
 //! complete-looking broken zip. It also holds the download's concurrency slot and records the outcome
-//! (completed, failed, cancelled) and the bytes sent when dropped.
+//! (completed, failed, cancelled) and the bytes sent when dropped, and then hands them (with the first
+//! failure's file and reason, [`FailureDetail`]) to its end hook ([`ZipBody::on_end`], the completion
+//! report).
 //!
 //! A stall watchdog covers clients that stop taking data without a socket write ever blocking (an HTTP/2
 //! client that never opens its flow-control window): once the body has had data ready and has not been
@@ -24,14 +26,76 @@ use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::CancellationToken;
 
 use super::listener::ConnState;
+use super::reporting::BodyEnd;
+use crate::core::encoder::EncodeError;
+use crate::core::report::{Outcome as ReportOutcome, ReportError};
+use crate::error::{Code, HasCode};
 use crate::metrics::Metrics;
-use crate::zipstream::BoxError;
+use crate::origin::FetchError;
+use crate::zipstream::{BoxError, ZipStreamError};
+
+/// Called once when the body is dropped, with how it ended.
+pub type EndHook = Box<dyn FnOnce(BodyEnd) + Send>;
+
+/// What a stream error says about a failed download (for the completion report).
+pub trait FailureDetail: std::fmt::Display {
+    /// The code, message and failing file.
+    fn detail(&self) -> ReportError;
+}
+
+impl FailureDetail for ZipStreamError {
+    fn detail(&self) -> ReportError {
+        let (code, message, path) = match self {
+            ZipStreamError::Source { entry, source } => (
+                source
+                    .downcast_ref::<FetchError>()
+                    .map_or(Code::FileUnavailable, HasCode::code),
+                source.to_string(),
+                Some(entry.clone()),
+            ),
+            ZipStreamError::Encode(e) => {
+                let name = match e {
+                    EncodeError::TooLong { name, .. }
+                    | EncodeError::TooShort { name, .. }
+                    | EncodeError::CrcMismatch { name, .. } => Some(name.clone()),
+                    EncodeError::Misuse(_) | EncodeError::LayoutDrift { .. } => None,
+                };
+                let code = if name.is_some() {
+                    Code::FileUnavailable
+                } else {
+                    Code::Internal
+                };
+                (code, e.to_string(), name)
+            }
+            ZipStreamError::MissingBody(name) => {
+                (Code::Internal, self.to_string(), Some(name.clone()))
+            }
+        };
+        ReportError {
+            code: code.as_str(),
+            message,
+            path,
+        }
+    }
+}
+
+impl FailureDetail for String {
+    fn detail(&self) -> ReportError {
+        ReportError {
+            code: Code::Internal.as_str(),
+            message: self.clone(),
+            path: None,
+        }
+    }
+}
 
 /// A body over a stream of archive chunks.
 pub struct ZipBody<S> {
     size: Option<u64>,
     sent: u64,
     outcome: Outcome,
+    failure: Option<ReportError>,
+    on_end: Option<EndHook>,
     metrics: Arc<Metrics>,
     label: String,
     watch: Arc<Watched<S>>,
@@ -98,12 +162,22 @@ enum Outcome {
     Running,
     Completed,
     Failed,
+    /// The client stopped taking data (counted as failed; reported as cancelled).
+    Stalled,
+}
+
+impl<S> ZipBody<S> {
+    /// Calls `hook` with how the body ended, once, when it is dropped.
+    pub fn on_end(mut self, hook: EndHook) -> Self {
+        self.on_end = Some(hook);
+        self
+    }
 }
 
 impl<S, E> ZipBody<S>
 where
     S: Stream<Item = Result<Bytes, E>> + Send + 'static,
-    E: std::fmt::Display,
+    E: FailureDetail,
 {
     /// A body of exactly `size` bytes when known. `label` names the download in logs (never a secret).
     /// Must be created inside a tokio runtime (it spawns the stall watchdog).
@@ -131,6 +205,8 @@ where
             size,
             sent: 0,
             outcome: Outcome::Running,
+            failure: None,
+            on_end: None,
             metrics,
             label,
             watch,
@@ -178,7 +254,7 @@ fn spawn_watchdog<S: Send + 'static>(
 impl<S, E> http_body::Body for ZipBody<S>
 where
     S: Stream<Item = Result<Bytes, E>> + Send + 'static,
-    E: std::fmt::Display,
+    E: FailureDetail,
 {
     type Data = Bytes;
     type Error = BoxError;
@@ -191,7 +267,7 @@ where
             return Poll::Ready(None);
         }
         if self.cancel.is_cancelled() {
-            self.outcome = Outcome::Failed;
+            self.outcome = Outcome::Stalled;
             return Poll::Ready(Some(Err(
                 "download cancelled: the client stopped taking data".into(),
             )));
@@ -202,7 +278,7 @@ where
             Err(_) => None,
         };
         let Some(polled) = polled else {
-            self.outcome = Outcome::Failed;
+            self.outcome = Outcome::Stalled;
             return Poll::Ready(Some(Err(
                 "download cancelled: the client stopped taking data".into(),
             )));
@@ -222,6 +298,7 @@ where
             }
             Poll::Ready(Some(Err(e))) => {
                 self.outcome = Outcome::Failed;
+                self.failure = Some(e.detail());
                 tracing::warn!(download = %self.label, sent = self.sent, error = %e, "download aborted");
                 Poll::Ready(Some(Err(format!("download aborted: {e}").into())))
             }
@@ -253,13 +330,21 @@ impl<S> Drop for ZipBody<S> {
         self.metrics
             .active_downloads
             .fetch_sub(1, Ordering::Relaxed);
-        let counter = match self.outcome {
-            Outcome::Completed => &self.metrics.completed,
-            Outcome::Failed => &self.metrics.failed,
-            Outcome::Running => &self.metrics.cancelled,
+        let (counter, outcome) = match self.outcome {
+            Outcome::Completed => (&self.metrics.completed, ReportOutcome::Completed),
+            Outcome::Failed => (&self.metrics.failed, ReportOutcome::Failed),
+            Outcome::Stalled => (&self.metrics.failed, ReportOutcome::Cancelled),
+            Outcome::Running => (&self.metrics.cancelled, ReportOutcome::Cancelled),
         };
         Metrics::inc(counter);
         tracing::info!(download = %self.label, sent = self.sent, outcome = ?self.outcome, "download ended");
+        if let Some(hook) = self.on_end.take() {
+            hook(BodyEnd {
+                outcome,
+                bytes_sent: self.sent,
+                error: self.failure.take(),
+            });
+        }
     }
 }
 

@@ -15,6 +15,7 @@ use crate::core::layout::Plan;
 use crate::core::manifest::FileSource;
 use crate::crc_cache::CrcKey;
 use crate::origin::{fetch_file, FileRequest};
+use crate::request_id::{self, RequestId};
 use crate::zipstream::{BoxError, EntryBody};
 
 /// One file entry: its source, its index among the plan's entries, and its CRC cache key (sizes known).
@@ -42,6 +43,8 @@ pub struct Download {
     pub budget: DownloadBudget,
     /// Names the download in logs (key id and redacted callback; never a secret).
     pub label: String,
+    /// The request's id, sent with every file request.
+    pub request_id: RequestId,
 }
 
 impl Download {
@@ -53,6 +56,7 @@ impl Download {
         key_id: &str,
         budget: DownloadBudget,
         label: String,
+        request_id: RequestId,
     ) -> Download {
         let mut entry_to_file = vec![None; plan.entries().len()];
         let files: Vec<FileItem> = sources
@@ -79,6 +83,7 @@ impl Download {
             entry_to_file,
             budget,
             label,
+            request_id,
         }
     }
 
@@ -115,11 +120,25 @@ impl Download {
     }
 }
 
-/// Opens one file (or the window `[start, end)` of it) as an entry body.
-pub fn open_file(state: &AppState, source: &FileSource, start: u64, end: Option<u64>) -> EntryBody {
+/// Opens one file (or the window `[start, end)` of it) as an entry body; the request carries `X-Request-Id:
+/// id` (in place of any the manifest gives).
+pub fn open_file(
+    state: &AppState,
+    source: &FileSource,
+    id: &RequestId,
+    start: u64,
+    end: Option<u64>,
+) -> EntryBody {
+    let mut headers: Vec<(String, String)> = source
+        .headers
+        .iter()
+        .filter(|(name, _)| name != request_id::HEADER)
+        .cloned()
+        .collect();
+    headers.push((request_id::HEADER.to_string(), id.as_str().to_string()));
     let req = FileRequest {
         url: source.url.clone(),
-        headers: source.headers.clone(),
+        headers,
         expected_size: source.size,
         start,
         end,

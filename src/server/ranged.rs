@@ -156,6 +156,7 @@ fn data_body(dl: &Arc<Download>, k: usize, piece: &Piece) -> Result<EntryBody, Z
     let body = open_file(
         &dl.state,
         &file.source,
+        &dl.request_id,
         piece.skip,
         Some(piece.skip + piece.len),
     );
@@ -185,12 +186,13 @@ async fn crc_for(dl: &Arc<Download>, k: usize, file: &FileItem) -> Result<u32, Z
     };
     let state = Arc::clone(&dl.state);
     let source = file.source.clone();
+    let id = dl.request_id.clone();
     // In a task of its own, shared by every request that needs it: if the client gives up first, the read
     // still completes and fills the cache for its next attempt.
     let read = dl.state.crc_reads.join_or_start(key, async move {
         let _charge = state.budget.borrow(CHUNK).await;
         let (tx, rx) = tokio::sync::oneshot::channel();
-        let mut body = crc_tap(open_file(&state, &source, 0, None), size, move |crc| {
+        let mut body = crc_tap(open_file(&state, &source, &id, 0, None), size, move |crc| {
             let _ = tx.send(crc);
         });
         while let Some(chunk) = body.next().await {

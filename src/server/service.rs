@@ -29,17 +29,33 @@ use crate::core::range::{self, RangeDecision};
 use crate::error::HasCode;
 use crate::metrics::Metrics;
 use crate::origin::{fetch_manifest, FileRequest};
+use crate::origin::guard::HostKind;
+use crate::request_id::{self, RequestId};
+use super::reporting::{Arrival, ReportSeed, SeedParts};
+use crate::core::manifest::Renamed;
+use crate::core::report::{ReportError, ServedRange};
+use url::Url;
 
-/// Answers one request on the public listener.
+/// Answers one request on the public listener; every answer carries the request's `X-Request-Id`.
 pub async fn handle<B>(state: Arc<AppState>, req: Request<B>) -> Response<Body> {
     Metrics::inc(&state.metrics.requests);
-    match download(&state, &req).await {
+    let arrival = Arrival::now();
+    let id = RequestId::from_header_or_new(
+        req.headers()
+            .get(request_id::HEADER)
+            .map(HeaderValue::as_bytes),
+    );
+    let mut res = match download(&state, &req, &id, arrival).await {
         Ok(res) => res,
         Err(e) => {
-            tracing::info!(code = e.code().as_str(), error = %e, "request refused");
+            tracing::info!(code = e.code().as_str(), error = %e, request_id = %id, "request refused");
             error_response(&e, &state.metrics)
         }
+    };
+    if let Ok(v) = HeaderValue::from_str(id.as_str()) {
+        res.headers_mut().insert(request_id::HEADER, v);
     }
+    res
 }
 
 /// A validated manifest turned into a plan and its file sources.
@@ -47,11 +63,16 @@ struct Planned {
     plan: Arc<Plan>,
     sources: Vec<(usize, FileSource)>,
     filename: Option<String>,
+    /// The manifest's `notify_url`, checked by the guard.
+    notify_url: Option<Url>,
+    renamed: Vec<Renamed>,
 }
 
 async fn download<B>(
     state: &Arc<AppState>,
     req: &Request<B>,
+    id: &RequestId,
+    arrival: Arrival,
 ) -> Result<Response<Body>, RequestError> {
     // The raw path: hyper does not decode it, so the link is percent-decoded exactly once, by `link`.
     let path = req.uri().path();
@@ -78,7 +99,7 @@ async fn download<B>(
     let body = fetch_manifest(
         &state.origin,
         verified.callback(),
-        manifest_request_headers(state, &verified, now),
+        manifest_request_headers(state, &verified, now, id),
     )
     .await?;
     let planned = plan(state, &body, &verified)?;
@@ -86,6 +107,23 @@ async fn download<B>(
     let filename = planned
         .filename
         .unwrap_or_else(|| verified.filename().to_string());
+    let entries = planned.plan.entries().len();
+    // A GET whose manifest asks for a report gets one when it ends (HEAD downloads nothing).
+    let secret = state.keys.get(verified.key_id()).cloned();
+    let seed_parts = match (planned.notify_url, secret, is_head) {
+        (Some(url), Some(secret), false) => Some(SeedParts {
+            url,
+            secret,
+            request_id: id.clone(),
+            link_timestamp: verified.timestamp(),
+            filename: filename.clone(),
+            files: entries,
+            renamed: planned.renamed,
+            arrival,
+            reports: state.reports.clone(),
+        }),
+        _ => None,
+    };
     let label = format!(
         "{}/{}",
         verified.key_id(),
@@ -98,6 +136,7 @@ async fn download<B>(
         verified.key_id(),
         budget,
         label,
+        id.clone(),
     ));
 
     let mut res = archive_head(&filename);
@@ -116,6 +155,7 @@ async fn download<B>(
     }
     let conn = req.extensions().get::<Arc<ConnState>>().cloned();
     let stall = state.stall_guard(conn);
+    let mut seed = seed_parts.map(|parts| ReportSeed::new(parts, total));
     match (
         total,
         etag.as_deref(),
@@ -131,7 +171,12 @@ async fn download<B>(
             if is_head {
                 return Ok(res);
             }
-            let stream = super::ranged::range_archive(Arc::clone(&dl), start, end + 1).await?;
+            if let Some(seed) = seed.as_mut() {
+                seed.served(ServedRange { start, end, total });
+            }
+            let stream = super::ranged::range_archive(Arc::clone(&dl), start, end + 1)
+                .await
+                .map_err(|e| report_refusal(seed.take(), e))?;
             Metrics::inc(&state.metrics.partial_responses);
             let len = Some(end - start + 1);
             let body = ZipBody::new(
@@ -142,13 +187,15 @@ async fn download<B>(
                 Some(slot),
                 stall,
             );
-            *res.body_mut() = BodyExt::boxed_unsync(body);
+            *res.body_mut() = BodyExt::boxed_unsync(with_report(body, seed));
         }
         _ => {
             if is_head {
                 return Ok(res);
             }
-            let stream = super::archive::full_archive(Arc::clone(&dl), &stall.cancel).await?;
+            let stream = super::archive::full_archive(Arc::clone(&dl), &stall.cancel)
+                .await
+                .map_err(|e| report_refusal(seed.take(), e))?;
             let body = ZipBody::new(
                 stream,
                 total,
@@ -157,10 +204,38 @@ async fn download<B>(
                 Some(slot),
                 stall,
             );
-            *res.body_mut() = BodyExt::boxed_unsync(body);
+            *res.body_mut() = BodyExt::boxed_unsync(with_report(body, seed));
         }
     }
     Ok(res)
+}
+
+/// `body`, which sends its report (if the manifest asked for one) when it has ended.
+fn with_report<S>(body: ZipBody<S>, seed: Option<ReportSeed>) -> ZipBody<S> {
+    match seed {
+        Some(seed) => body.on_end(Box::new(move |end| seed.finish(end))),
+        None => body,
+    }
+}
+
+/// Reports a download that failed before its first byte (if the manifest asked), and passes the error on.
+fn report_refusal(seed: Option<ReportSeed>, err: RequestError) -> RequestError {
+    if let Some(seed) = seed {
+        let code = err.code();
+        let (message, path) = match &err {
+            RequestError::FirstFile { entry, message, .. } => (message.clone(), Some(entry.clone())),
+            other => (other.to_string(), None),
+        };
+        seed.refused(
+            code.status().as_u16(),
+            ReportError {
+                code: code.as_str(),
+                message,
+                path,
+            },
+        );
+    }
+    err
 }
 
 /// `X-Zipper-Time` and `X-Zipper-Signature` of the manifest request (docs/contract.md, Manifest request).
@@ -168,8 +243,12 @@ fn manifest_request_headers(
     state: &AppState,
     verified: &VerifiedLink,
     now: i64,
+    id: &RequestId,
 ) -> http::HeaderMap {
     let mut headers = http::HeaderMap::new();
+    if let Ok(v) = HeaderValue::from_str(id.as_str()) {
+        headers.insert(request_id::HEADER, v);
+    }
     if let Some(secret) = state.keys.get(verified.key_id()) {
         let sig = link::manifest_request_signature(secret, now, verified.callback());
         if let (Ok(t), Ok(s)) = (
@@ -216,11 +295,37 @@ fn plan(state: &AppState, body: &[u8], verified: &VerifiedLink) -> Result<Planne
             kind,
         });
     }
+    let notify_url = match manifest.notify_url {
+        None => None,
+        Some(raw) => Some(notify_target(state, &raw)?),
+    };
     Ok(Planned {
         plan: Arc::new(Plan::new(specs)?),
         sources,
         filename: manifest.filename,
+        notify_url,
+        renamed: manifest.renamed,
     })
+}
+
+/// The manifest's `notify_url`, if the guard allows it now (scheme, the callback allowlist, an address
+/// written as an IP literal); a host name is checked again, on its resolved addresses, when the report is
+/// sent.
+fn notify_target(state: &AppState, raw: &str) -> Result<Url, RequestError> {
+    let url = Url::parse(raw).map_err(|_| {
+        RequestError::Manifest(manifest::ManifestError::NotifyUrl {
+            problem: manifest::Problem::NotHttpUrl,
+        })
+    })?;
+    state
+        .origin
+        .guard()
+        .check_url(&url, HostKind::Callback)
+        .map_err(|source| RequestError::NotifyNotAllowed {
+            url: crate::origin::redact_url(&url),
+            source,
+        })?;
+    Ok(url)
 }
 
 /// The response head shared by every archive answer (status 200, no body yet).
