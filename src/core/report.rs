@@ -231,7 +231,7 @@ mod tests {
             base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(expected)
         );
         // The vector documented in docs/reports.md.
-        assert_eq!(sig, "Qv0p5n6Ke2g5iYF7G9cbhCDU1iAQRHojUvpN6dU3lOg");
+        assert_eq!(sig, "canCDXkc9h7BhE8utwiKfuXhiDW6I2ar_g613KWrvT4");
     }
 
     #[test]

@@ -205,8 +205,9 @@ async fn dispatch(inner: Arc<Inner>) {
     let mut tasks = JoinSet::new();
     loop {
         let slot = tokio::select! {
-            slot = Arc::clone(&slots).acquire_owned() => slot,
+            biased;
             () = inner.stop.cancelled() => break,
+            slot = Arc::clone(&slots).acquire_owned() => slot,
         };
         let Ok(slot) = slot else { break };
         let job = loop {
@@ -223,8 +224,9 @@ async fn dispatch(inner: Arc<Inner>) {
                 break Some(job);
             }
             tokio::select! {
-                () = inner.wake.notified() => {}
+                biased;
                 () = inner.stop.cancelled() => break None,
+                () = inner.wake.notified() => {}
             }
         };
         let Some(job) = job else { break };
@@ -319,4 +321,57 @@ async fn attempt(inner: &Inner, job: &Job) -> Next {
 /// Locks `m`, recovering from a poisoned lock (a panicking sender must not wedge the queue).
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::origin::OriginSettings;
+
+    fn job(url: &str) -> Job {
+        Job {
+            url: Url::parse(url).expect("url"),
+            secret: Secret::new("s").expect("secret"),
+            request_id: "r".into(),
+            body: Bytes::from_static(b"{}"),
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_full_queue_drops_the_oldest_and_shutdown_drops_the_rest_counted() {
+        let client = OriginClient::new(OriginSettings::default()).expect("client");
+        let metrics = Arc::new(Metrics::default());
+        let settings = ReportSettings {
+            queue_max: 2,
+            ..ReportSettings::default()
+        };
+        let reports = Reports::new(client, Arc::clone(&metrics), settings, Arc::new(|| 0));
+        // The dispatcher cannot run between these (one thread, no await): the queue keeps the last two.
+        for _ in 0..5 {
+            reports.submit(job("http://192.0.2.1/r"));
+        }
+        assert_eq!(metrics.reports_dropped.load(Ordering::Relaxed), 3);
+        assert_eq!(reports.pending(), 2);
+        // No time to send them: both dropped and counted; later reports are dropped too.
+        let drained = reports.drain(Instant::now()).await;
+        assert_eq!(drained.dropped, 2);
+        reports.submit(job("http://192.0.2.1/r"));
+        assert_eq!(metrics.reports_dropped.load(Ordering::Relaxed), 6);
+        assert_eq!(reports.pending(), 0);
+        assert_eq!(metrics.reports_sent.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn outside_a_runtime_a_report_is_dropped_not_lost_silently() {
+        let client = OriginClient::new(OriginSettings::default()).expect("client");
+        let metrics = Arc::new(Metrics::default());
+        let reports = Reports::new(
+            client,
+            Arc::clone(&metrics),
+            ReportSettings::default(),
+            Arc::new(|| 0),
+        );
+        reports.submit(job("http://192.0.2.1/r"));
+        assert_eq!(metrics.reports_dropped.load(Ordering::Relaxed), 1);
+    }
 }

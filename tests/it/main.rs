@@ -26,3 +26,6 @@ mod browser;
 // Process-wide bounds: the memory budget's admission, stalled and silent HTTP/2 clients, dripping origins,
 // first-file failures as JSON, linear range planning.
 mod limits;
+// Completion reports through the real server: outcomes, retries, refusals, SIGTERM drain, the request id and
+// the origin-side verification snippets (Python, Node, Ruby).
+mod reports;
