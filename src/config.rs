@@ -220,15 +220,7 @@ impl Loader<'_> {
     fn reports(&mut self, raw: &RawFile, c: &mut Config) {
         setting!(self, raw, c, size, report_queue_max, report_queue_max, 1);
         setting!(self, raw, c, u32, report_retries, report_retries, 0);
-        setting!(
-            self,
-            raw,
-            c,
-            secs,
-            report_timeout,
-            report_timeout_secs,
-            1
-        );
+        setting!(self, raw, c, secs, report_timeout, report_timeout_secs, 1);
     }
 
     fn listeners(&mut self, raw: &mut RawFile, c: &mut Config) {

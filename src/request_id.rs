@@ -84,7 +84,10 @@ mod tests {
             "7f3c2b1a-0000-4000-8000-1234567890ab",
             &long,
         ] {
-            assert_eq!(RequestId::from_header_or_new(Some(id.as_bytes())).as_str(), id);
+            assert_eq!(
+                RequestId::from_header_or_new(Some(id.as_bytes())).as_str(),
+                id
+            );
             assert_eq!(RequestId::parse(id).map(|r| r.0), Some(id.to_owned()));
         }
     }
@@ -117,7 +120,10 @@ mod tests {
         let b = RequestId::new_random();
         assert!(is_fresh(&a) && is_fresh(&b));
         assert_ne!(a, b);
-        assert!(RequestId::parse(a.as_str()).is_some(), "a fresh id is valid");
+        assert!(
+            RequestId::parse(a.as_str()).is_some(),
+            "a fresh id is valid"
+        );
     }
 
     fn is_fresh(id: &RequestId) -> bool {

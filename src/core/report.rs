@@ -265,7 +265,10 @@ mod tests {
     #[test]
     fn times_are_rfc3339_utc_with_milliseconds() {
         assert_eq!(rfc3339_millis(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(rfc3339_millis(1_554_674_400_007), "2019-04-07T22:00:00.007Z");
+        assert_eq!(
+            rfc3339_millis(1_554_674_400_007),
+            "2019-04-07T22:00:00.007Z"
+        );
         assert_eq!(rfc3339_millis(i64::MAX), "1970-01-01T00:00:00.000Z");
     }
 }

@@ -310,7 +310,9 @@ async fn attempt(inner: &Inner, job: &Job) -> Next {
         .await;
     match sent {
         Ok(status) if status.is_success() => Next::Done,
-        Ok(status) if status.is_server_error() => Next::Retry(format!("the origin answered {status}")),
+        Ok(status) if status.is_server_error() => {
+            Next::Retry(format!("the origin answered {status}"))
+        }
         Ok(status) => Next::GiveUp(format!("the origin answered {status}")),
         Err(e @ TransportError::NotAllowed(_)) => Next::GiveUp(e.to_string()),
         Err(e) if e.is_transient() => Next::Retry(e.to_string()),

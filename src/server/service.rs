@@ -18,22 +18,22 @@ use http_body_util::{BodyExt, Empty};
 use super::body::ZipBody;
 use super::download::Download;
 use super::listener::{Body, ConnState};
+use super::reporting::{Arrival, ReportSeed, SeedParts};
 pub use super::request_error::{error_response, RequestError};
 use super::AppState;
 use crate::core::etag::archive_etag;
 use crate::core::layout::{EntryKind as LayoutKind, EntrySpec, Method, Plan};
 use crate::core::link::{self, VerifiedLink};
+use crate::core::manifest::Renamed;
 use crate::core::manifest::{self, Compression, EntryKind, FileSource};
 use crate::core::names::content_disposition;
 use crate::core::range::{self, RangeDecision};
+use crate::core::report::{ReportError, ServedRange};
 use crate::error::HasCode;
 use crate::metrics::Metrics;
-use crate::origin::{fetch_manifest, FileRequest};
 use crate::origin::guard::HostKind;
+use crate::origin::{fetch_manifest, FileRequest};
 use crate::request_id::{self, RequestId};
-use super::reporting::{Arrival, ReportSeed, SeedParts};
-use crate::core::manifest::Renamed;
-use crate::core::report::{ReportError, ServedRange};
 use url::Url;
 
 /// Answers one request on the public listener; every answer carries the request's `X-Request-Id`.
@@ -223,7 +223,9 @@ fn report_refusal(seed: Option<ReportSeed>, err: RequestError) -> RequestError {
     if let Some(seed) = seed {
         let code = err.code();
         let (message, path) = match &err {
-            RequestError::FirstFile { entry, message, .. } => (message.clone(), Some(entry.clone())),
+            RequestError::FirstFile { entry, message, .. } => {
+                (message.clone(), Some(entry.clone()))
+            }
             other => (other.to_string(), None),
         };
         seed.refused(

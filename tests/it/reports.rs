@@ -143,7 +143,10 @@ async fn a_completed_download_reports_every_byte_and_the_renames() {
     assert_eq!(metrics.reports_failed.load(Ordering::Relaxed), 0);
     // The manifest request carried the same id.
     let path = link_manifest_path(&link);
-    let headers = demo.origin.last_manifest_headers(&path).expect("manifest asked");
+    let headers = demo
+        .origin
+        .last_manifest_headers(&path)
+        .expect("manifest asked");
     assert_eq!(header(&headers, "x-request-id"), "client-req.42");
 }
 
@@ -166,10 +169,17 @@ async fn request_ids_are_kept_when_valid_replaced_when_not_and_on_every_answer()
     let fresh = |v: &str| v.len() == 32 && v.bytes().all(|b| b.is_ascii_hexdigit());
     let got = get(&link, &[]).await;
     assert_eq!(got.status, 200);
-    let generated = got.headers["x-request-id"].to_str().expect("text").to_owned();
+    let generated = got.headers["x-request-id"]
+        .to_str()
+        .expect("text")
+        .to_owned();
     assert!(fresh(&generated), "{generated}");
     let again = get(&link, &[]).await;
-    assert_ne!(again.headers["x-request-id"], generated.as_str(), "a new id per request");
+    assert_ne!(
+        again.headers["x-request-id"],
+        generated.as_str(),
+        "a new id per request"
+    );
     let long = "a".repeat(129);
     for bad in ["has space", "semi;colon", long.as_str()] {
         let got = get(&link, &[("x-request-id", bad)]).await;
@@ -261,7 +271,7 @@ async fn a_client_that_leaves_is_reported_cancelled() {
     assert_eq!(r["outcome"], "cancelled");
     assert_eq!(r["error"], Value::Null);
     let sent = r["bytes_sent"].as_u64().expect("bytes_sent");
-    assert!(sent >= 20_000 && sent < 2_000_000, "{sent}");
+    assert!((20_000..2_000_000).contains(&sent), "{sent}");
 }
 
 #[tokio::test]
@@ -305,7 +315,11 @@ async fn a_notify_origin_that_answers_503_twice_gets_the_report_once() {
     assert_eq!(metrics.reports_retried.load(Ordering::Relaxed), 2);
     assert_eq!(metrics.reports_failed.load(Ordering::Relaxed), 0);
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(demo.origin.reports("/reports/flaky").len(), 1, "delivered once");
+    assert_eq!(
+        demo.origin.reports("/reports/flaky").len(),
+        1,
+        "delivered once"
+    );
 }
 
 #[tokio::test]
@@ -355,7 +369,9 @@ async fn a_refused_notify_url_fails_the_download_before_anything_is_fetched() {
 #[tokio::test]
 async fn without_private_networks_a_private_notify_host_is_never_contacted() {
     // A listener on 127.0.0.1 that counts connections, and a sender whose guard refuses private addresses.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let port = listener.local_addr().expect("addr").port();
     let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let counter = Arc::clone(&accepted);
@@ -382,7 +398,11 @@ async fn without_private_networks_a_private_notify_host_is_never_contacted() {
         });
     }
     counted(&metrics, |m| m.reports_failed.load(Ordering::Relaxed), 2).await;
-    assert_eq!(metrics.reports_retried.load(Ordering::Relaxed), 0, "a refusal is not retried");
+    assert_eq!(
+        metrics.reports_retried.load(Ordering::Relaxed),
+        0,
+        "a refusal is not retried"
+    );
     assert_eq!(metrics.reports_sent.load(Ordering::Relaxed), 0);
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(accepted.load(Ordering::SeqCst), 0, "never contacted");
@@ -467,9 +487,16 @@ async fn sigterm_drains_the_queued_reports_and_exits_0() {
         panic!("zipper did not exit within 20 s of SIGTERM: {stderr}");
     };
     assert_eq!(status.code(), Some(0), "stderr: {stderr}");
-    assert!(!stderr.contains(secret_text), "the secret leaked into the logs");
+    assert!(
+        !stderr.contains(secret_text),
+        "the secret leaked into the logs"
+    );
     let got = origin.reports("/reports/drain");
-    assert_eq!(got.len(), downloads as usize, "every queued report delivered: {stderr}");
+    assert_eq!(
+        got.len(),
+        downloads as usize,
+        "every queued report delivered: {stderr}"
+    );
     for (headers, body) in &got {
         let r = verified(&secret, headers, body);
         assert_eq!(r["outcome"], "completed");
@@ -541,7 +568,11 @@ const VERIFIERS: [(&str, &str); 3] = [
 fn every_snippet_verifies_the_test_vector_and_refuses_forgeries() {
     let vector = snippet("report-vector.json");
     let bytes = std::fs::read(&vector).expect("vector file");
-    assert_eq!(bytes, vector_report().to_json(), "the vector file is zipper's JSON");
+    assert_eq!(
+        bytes,
+        vector_report().to_json(),
+        "the vector file is zipper's JSON"
+    );
     let secret = Secret::new(VECTOR_SECRET).expect("secret");
     let time: i64 = VECTOR_TIME.parse().expect("time");
     assert_eq!(
@@ -550,21 +581,64 @@ fn every_snippet_verifies_the_test_vector_and_refuses_forgeries() {
     );
     let dir = tempfile::tempdir().expect("tempdir");
     let tampered = dir.path().join("tampered.json");
-    std::fs::write(&tampered, String::from_utf8_lossy(&bytes).replace("830", "831"))
-        .expect("write");
+    std::fs::write(
+        &tampered,
+        String::from_utf8_lossy(&bytes).replace("830", "831"),
+    )
+    .expect("write");
     let soon = Some("1554674500");
     let late = Some("1554675000");
     for (program, file) in VERIFIERS {
-        let ok = |secret: &str, time: &str, sig: &str, body: &std::path::Path, now: Option<&str>| {
-            snippet_accepts(program, file, secret, time, sig, body, now)
-        };
-        assert!(ok(VECTOR_SECRET, VECTOR_TIME, VECTOR_SIGNATURE, &vector, soon), "{file}");
-        assert!(!ok("other-secret", VECTOR_TIME, VECTOR_SIGNATURE, &vector, soon), "{file}: secret");
-        assert!(!ok(VECTOR_SECRET, "1554674403", VECTOR_SIGNATURE, &vector, soon), "{file}: time");
-        assert!(!ok(VECTOR_SECRET, VECTOR_TIME, VECTOR_SIGNATURE, &tampered, soon), "{file}: body");
-        assert!(!ok(VECTOR_SECRET, VECTOR_TIME, &VECTOR_SIGNATURE[1..], &vector, soon), "{file}: short");
-        assert!(!ok(VECTOR_SECRET, VECTOR_TIME, VECTOR_SIGNATURE, &vector, late), "{file}: replay");
-        assert!(!ok(VECTOR_SECRET, "+1554674402", VECTOR_SIGNATURE, &vector, soon), "{file}: sign");
+        let ok =
+            |secret: &str, time: &str, sig: &str, body: &std::path::Path, now: Option<&str>| {
+                snippet_accepts(program, file, secret, time, sig, body, now)
+            };
+        assert!(
+            ok(VECTOR_SECRET, VECTOR_TIME, VECTOR_SIGNATURE, &vector, soon),
+            "{file}"
+        );
+        assert!(
+            !ok("other-secret", VECTOR_TIME, VECTOR_SIGNATURE, &vector, soon),
+            "{file}: secret"
+        );
+        assert!(
+            !ok(VECTOR_SECRET, "1554674403", VECTOR_SIGNATURE, &vector, soon),
+            "{file}: time"
+        );
+        assert!(
+            !ok(
+                VECTOR_SECRET,
+                VECTOR_TIME,
+                VECTOR_SIGNATURE,
+                &tampered,
+                soon
+            ),
+            "{file}: body"
+        );
+        assert!(
+            !ok(
+                VECTOR_SECRET,
+                VECTOR_TIME,
+                &VECTOR_SIGNATURE[1..],
+                &vector,
+                soon
+            ),
+            "{file}: short"
+        );
+        assert!(
+            !ok(VECTOR_SECRET, VECTOR_TIME, VECTOR_SIGNATURE, &vector, late),
+            "{file}: replay"
+        );
+        assert!(
+            !ok(
+                VECTOR_SECRET,
+                "+1554674402",
+                VECTOR_SIGNATURE,
+                &vector,
+                soon
+            ),
+            "{file}: sign"
+        );
     }
 }
 

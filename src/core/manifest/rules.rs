@@ -6,8 +6,8 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use super::wire::{HeaderPairs, RawFile, Typed};
-use super::{MAX_FILENAME_BYTES, MAX_NOTIFY_URL_BYTES};
 use super::{Compression, Entry, EntryKind, Field, FileSource, ManifestError, Problem};
+use super::{MAX_FILENAME_BYTES, MAX_NOTIFY_URL_BYTES};
 use crate::core::names;
 
 /// Headers a manifest may not set for a file's GET (see the module doc of `core::manifest`), lower case:

@@ -651,7 +651,10 @@ fn duplicate_names_are_renamed_deterministically() {
 #[test]
 fn notify_url_is_optional_and_an_absolute_http_url() {
     let with = |v: serde_json::Value| parse(&json!({ "notify_url": v, "files": [] }));
-    assert_eq!(parse(&json!({ "files": [] })).expect("valid").notify_url, None);
+    assert_eq!(
+        parse(&json!({ "files": [] })).expect("valid").notify_url,
+        None
+    );
     assert_eq!(with(json!(null)).expect("null is absent").notify_url, None);
     assert_eq!(
         with(json!("HTTPS://App.Example/reports/1?k=v"))
@@ -662,17 +665,30 @@ fn notify_url_is_optional_and_an_absolute_http_url() {
     );
     for (bad, message) in [
         (json!(7), "notify_url: expected a string"),
-        (json!("ftp://a.example/r"), "notify_url: not an absolute http(s) URL"),
-        (json!("https:a.example/r"), "notify_url: not an absolute http(s) URL"),
-        (json!("/reports/1"), "notify_url: not an absolute http(s) URL"),
         (
-            json!(format!("https://a.example/{}", "x".repeat(MAX_NOTIFY_URL_BYTES))),
+            json!("ftp://a.example/r"),
+            "notify_url: not an absolute http(s) URL",
+        ),
+        (
+            json!("https:a.example/r"),
+            "notify_url: not an absolute http(s) URL",
+        ),
+        (
+            json!("/reports/1"),
+            "notify_url: not an absolute http(s) URL",
+        ),
+        (
+            json!(format!(
+                "https://a.example/{}",
+                "x".repeat(MAX_NOTIFY_URL_BYTES)
+            )),
             "notify_url: longer than 8192 bytes",
         ),
     ] {
         assert_eq!(with(bad).expect_err(message).to_string(), message);
     }
-    let twice = r#"{"notify_url":"https://a.example/","notify_url":"https://b.example/","files":[]}"#;
+    let twice =
+        r#"{"notify_url":"https://a.example/","notify_url":"https://b.example/","files":[]}"#;
     assert!(parse_str(twice)
         .expect_err("duplicate")
         .to_string()
