@@ -99,6 +99,14 @@ pub struct Config {
     /// `max_file_retries` / `ZIPPER_MAX_FILE_RETRIES`: retries of one file in all, even when each retry
     /// makes progress.
     pub max_file_retries: u32,
+    /// `report_queue_max` / `ZIPPER_REPORT_QUEUE_MAX`: completion reports waiting to be sent; a full queue
+    /// drops the oldest.
+    pub report_queue_max: usize,
+    /// `report_retries` / `ZIPPER_REPORT_RETRIES`: retries of a report after a connect error, a timeout or
+    /// a 5xx.
+    pub report_retries: u32,
+    /// `report_timeout_secs` / `ZIPPER_REPORT_TIMEOUT_SECS`: longest wait per report attempt.
+    pub report_timeout: Duration,
     /// `log_format` / `ZIPPER_LOG_FORMAT`: `pretty` (human-readable lines) or `json` (one JSON object a line).
     pub log_format: LogFormat,
 }
@@ -162,6 +170,9 @@ struct RawFile {
     max_client_connections: Option<u64>,
     listen_backlog: Option<u64>,
     max_file_retries: Option<u64>,
+    report_queue_max: Option<u64>,
+    report_retries: Option<u64>,
+    report_timeout_secs: Option<u64>,
     log_format: Option<String>,
 }
 
@@ -203,6 +214,9 @@ impl Config {
             max_client_connections: 10_000,
             listen_backlog: 4096,
             max_file_retries: 10,
+            report_queue_max: crate::report::sender::DEFAULT_QUEUE_MAX,
+            report_retries: crate::report::sender::DEFAULT_RETRIES,
+            report_timeout: crate::report::sender::DEFAULT_TIMEOUT,
             log_format: LogFormat::Pretty,
         }
     }
@@ -227,8 +241,15 @@ impl Loader<'_> {
         self.links(&mut raw, &mut c);
         self.origins(&mut raw, &mut c);
         self.clients(&raw, &mut c);
+        self.reports(&raw, &mut c);
         c.log_format = self.log_format("log_format", raw.log_format.take(), c.log_format);
         c
+    }
+
+    fn reports(&mut self, raw: &RawFile, c: &mut Config) {
+        setting!(self, raw, c, size, report_queue_max, report_queue_max, 1);
+        setting!(self, raw, c, u32, report_retries, report_retries, 0);
+        setting!(self, raw, c, secs, report_timeout, report_timeout_secs, 1);
     }
 
     fn listeners(&mut self, raw: &mut RawFile, c: &mut Config) {

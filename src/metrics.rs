@@ -245,6 +245,14 @@ pub struct Metrics {
     pub bytes_sent: Counter,
     /// Range requests answered with 206.
     pub partial_responses: Counter,
+    /// Completion reports delivered (a 2xx answer).
+    pub reports_sent: Counter,
+    /// Completion report attempts repeated after a connect error, a timeout or a 5xx.
+    pub reports_retried: Counter,
+    /// Completion reports given up (retries spent, another status, or refused by the guard).
+    pub reports_failed: Counter,
+    /// Completion reports dropped unsent (queue full, or still queued when shutdown's deadline came).
+    pub reports_dropped: Counter,
     origin_requests: Family<OriginLabels, Counter>,
     origin_retries: Family<KindLabels, Counter>,
     manifest_fetch: Histogram,
@@ -277,6 +285,10 @@ impl Metrics {
             error_responses: Family::default(),
             bytes_sent: Counter::default(),
             partial_responses: Counter::default(),
+            reports_sent: Counter::default(),
+            reports_retried: Counter::default(),
+            reports_failed: Counter::default(),
+            reports_dropped: Counter::default(),
             origin_requests: Family::default(),
             origin_retries: Family::default(),
             manifest_fetch: Histogram::new(latency_buckets()),
@@ -331,6 +343,26 @@ impl Metrics {
             "zipper_partial_responses",
             "Range requests answered with 206",
             m.partial_responses.clone(),
+        );
+        r.register(
+            "zipper_reports_sent",
+            "Completion reports delivered",
+            m.reports_sent.clone(),
+        );
+        r.register(
+            "zipper_reports_retried",
+            "Completion report attempts repeated after a connect error, timeout or 5xx",
+            m.reports_retried.clone(),
+        );
+        r.register(
+            "zipper_reports_failed",
+            "Completion reports given up after the retries, another status or a refusal",
+            m.reports_failed.clone(),
+        );
+        r.register(
+            "zipper_reports_dropped",
+            "Completion reports dropped unsent: queue full or shutdown deadline",
+            m.reports_dropped.clone(),
         );
         r.register(
             "zipper_origin_requests",

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # zipper's whole test suite, on a fresh Debian machine or a warm one:
-#   1. installs what the tests need when it is missing (unzip, 7z, bsdtar, Java, Python, Node, curl, Debian's
+#   1. installs what the tests need when it is missing (unzip, 7z, bsdtar, Java, Python, Node, Ruby, curl, Debian's
 #      Chromium and playwright-core for the browser test, cargo-nextest, cargo-fuzz),
 #   2. builds once and runs every test with nextest (unit, property, integration with real unzip tools,
 #      including the multi-GiB and 70,000-entry groups),
@@ -20,6 +20,8 @@ command -v bsdtar >/dev/null || need_apt+=(libarchive-tools)
 command -v java >/dev/null || need_apt+=(openjdk-17-jdk-headless)
 command -v python3 >/dev/null || need_apt+=(python3)
 command -v node >/dev/null || need_apt+=(nodejs)
+# The Ruby snippets of docs/ (link signing, report verification) are run by tests/it/link.rs and reports.rs.
+command -v ruby >/dev/null || need_apt+=(ruby)
 command -v npm >/dev/null || need_apt+=(npm)
 command -v curl >/dev/null || need_apt+=(curl)
 # The browser test drives Debian's Chromium (never a browser downloaded by a test tool).

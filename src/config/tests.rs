@@ -65,6 +65,9 @@ fn defaults_with_keys_from_the_environment() {
     assert_eq!(config.listen_backlog, 4096);
     assert_eq!(config.max_file_retries, 10);
     assert_eq!(config.log_format, crate::config::LogFormat::Pretty);
+    assert_eq!(config.report_queue_max, 1024);
+    assert_eq!(config.report_retries, 3);
+    assert_eq!(config.report_timeout, Duration::from_secs(10));
     assert_eq!(config.keys.get("b").unwrap().expose(), b"s2");
 }
 
@@ -350,9 +353,15 @@ fn env_names_follow_the_file_keys() {
             ("ZIPPER_MAX_CLIENT_CONNECTIONS", "3"),
             ("ZIPPER_LISTEN_BACKLOG", "16"),
             ("ZIPPER_MAX_FILE_RETRIES", "0"),
+            ("ZIPPER_REPORT_QUEUE_MAX", "5"),
+            ("ZIPPER_REPORT_RETRIES", "0"),
+            ("ZIPPER_REPORT_TIMEOUT_SECS", "2"),
         ]),
     )
     .unwrap();
+    assert_eq!(config.report_queue_max, 5);
+    assert_eq!(config.report_retries, 0);
+    assert_eq!(config.report_timeout, Duration::from_secs(2));
     assert_eq!(
         config.link,
         LinkPolicy {

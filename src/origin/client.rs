@@ -1,5 +1,6 @@
 //! The shared HTTP client for origin requests: [`OriginClient`], one GET with its redirects
-//! ([`OriginClient::get`]) and the body reader with its time bounds ([`OriginBody`]).
+//! ([`OriginClient::get`]), the body reader with its time bounds ([`OriginBody`]), and one POST without
+//! redirects ([`OriginClient::post`], the completion reports), behind the same guard.
 //!
 //! Built on hyper-util's pooled client rather than reqwest, because zipper must bound what one origin read
 //! can hold: reqwest gives no handle on hyper's HTTP/1 read buffer, which grows adaptively to ~400 KiB per
@@ -24,7 +25,7 @@ use tokio::time::Instant;
 use bytes::Bytes;
 use http::header::{HeaderValue, LOCATION, USER_AGENT as USER_AGENT_HEADER};
 use http::{HeaderMap, Request, StatusCode};
-use http_body_util::{BodyExt, Empty};
+use http_body_util::{BodyExt, Empty, Full};
 use hyper::body::Incoming;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -50,12 +51,16 @@ pub const H2_STREAM_WINDOW: u32 = 256 * 1024;
 /// The HTTP/2 receive window per origin connection (shared by its streams).
 const H2_CONNECTION_WINDOW: u32 = 8 * 1024 * 1024;
 
-/// The headers zipper itself adds for a download's context (the client's W3C `traceparent`): unlike a
-/// manifest's headers they follow a redirect to another origin.
-pub const CONTEXT_HEADERS: &[&str] = &["traceparent"];
+/// The headers zipper itself adds for a download's context (the client's W3C `traceparent`, the request's
+/// `X-Request-Id`): they replace a manifest header of the same name and, unlike a manifest's headers, follow
+/// a redirect to another origin.
+pub const CONTEXT_HEADERS: &[&str] = &["traceparent", "x-request-id"];
 
 /// Idle pooled connections kept per origin host.
 const POOL_IDLE_PER_HOST: usize = 64;
+
+/// Idle pooled connections kept per host for [`OriginClient::post`].
+const POST_POOL_IDLE_PER_HOST: usize = 8;
 
 /// How long an idle pooled connection is kept.
 const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -129,6 +134,8 @@ pub struct OriginClient {
 #[derive(Debug)]
 struct Inner {
     http: Client<Connector, Empty<Bytes>>,
+    /// The client of [`OriginClient::post`] (completion reports): its own pool, the same guarded connector.
+    post: Client<Connector, Full<Bytes>>,
     guard: Guard,
     settings: OriginSettings,
     metrics: Arc<Metrics>,
@@ -171,6 +178,13 @@ impl OriginClient {
             .enable_http1()
             .enable_http2()
             .wrap_connector(http);
+        let post = Client::builder(TokioExecutor::new())
+            .pool_timer(TokioTimer::new())
+            .timer(TokioTimer::new())
+            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+            .pool_max_idle_per_host(POST_POOL_IDLE_PER_HOST)
+            .http1_max_buf_size(ORIGIN_READ_MAX)
+            .build(tls.clone());
         let client = Client::builder(TokioExecutor::new())
             .pool_timer(TokioTimer::new())
             .timer(TokioTimer::new())
@@ -186,6 +200,7 @@ impl OriginClient {
         Ok(OriginClient {
             inner: Arc::new(Inner {
                 http: client,
+                post,
                 guard,
                 settings,
                 metrics,
@@ -273,6 +288,35 @@ impl OriginClient {
         }
     }
 
+    /// POSTs `body` to `url` with `headers` (plus `User-Agent`), after the guard's check: one request, no
+    /// redirect followed (a 3xx is returned as it is). Connect and the response head must come within
+    /// `timeout`; the response body is not read. Returns the status.
+    pub async fn post(
+        &self,
+        kind: HostKind,
+        url: &Url,
+        headers: HeaderMap,
+        body: Bytes,
+        timeout: Duration,
+    ) -> Result<StatusCode, TransportError> {
+        self.inner.guard.check_url(url, kind)?;
+        let uri = super::target::request_uri(url, None).ok_or_else(|| {
+            TransportError::Request("the URL is not a valid request target".into())
+        })?;
+        let mut request = Request::post(uri)
+            .body(Full::new(body))
+            .map_err(|_| TransportError::Request("the request could not be built".into()))?;
+        *request.headers_mut() = headers;
+        request
+            .headers_mut()
+            .insert(USER_AGENT_HEADER, HeaderValue::from_static(USER_AGENT));
+        match tokio::time::timeout(timeout, self.inner.post.request(request)).await {
+            Err(_) => Err(TransportError::Timeout(timeout)),
+            Ok(Ok(response)) => Ok(response.status()),
+            Ok(Err(e)) => Err(transport_error(&e)),
+        }
+    }
+
     async fn send_once(
         &self,
         url: &Url,
@@ -295,17 +339,7 @@ impl OriginClient {
         match tokio::time::timeout(bound, self.inner.http.request(request)).await {
             Err(_) => Err(TransportError::Timeout(read_timeout)),
             Ok(Ok(response)) => Ok(response),
-            Ok(Err(e)) => {
-                if let Some(refused) = find_guard_error(&e) {
-                    return Err(TransportError::NotAllowed(refused.clone()));
-                }
-                let text = describe(&e);
-                Err(if e.is_connect() {
-                    TransportError::Connect(text)
-                } else {
-                    TransportError::Request(text)
-                })
-            }
+            Ok(Err(e)) => Err(transport_error(&e)),
         }
     }
 }
@@ -319,6 +353,19 @@ fn context_only(headers: &HeaderMap) -> HeaderMap {
         }
     }
     kept
+}
+
+/// The transport error for a failed client request: the guard's refusal, a connect error or another.
+fn transport_error(e: &hyper_util::client::legacy::Error) -> TransportError {
+    if let Some(refused) = find_guard_error(e) {
+        return TransportError::NotAllowed(refused.clone());
+    }
+    let text = describe(e);
+    if e.is_connect() {
+        TransportError::Connect(text)
+    } else {
+        TransportError::Request(text)
+    }
 }
 
 /// The TLS crypto provider (ring, the one reqwest used here before).

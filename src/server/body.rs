@@ -3,7 +3,8 @@
 //! or without the final chunk; HTTP/2: RST_STREAM), so the client sees a failed download, never a
 //! complete-looking broken zip. It also holds the download's concurrency slot and its
 //! [`DownloadRecord`], which it ends when dropped with the outcome (completed, failed with its cause,
-//! cancelled) and the bytes sent.
+//! cancelled) and the bytes sent, and then hands them (with the first failure's file and reason,
+//! [`FailureDetail`]) to its end hook ([`ZipBody::on_end`], the completion report).
 //!
 //! A stall watchdog covers clients that stop taking data without a socket write ever blocking (an HTTP/2
 //! client that never opens its flow-control window): once the body has had data ready and has not been
@@ -26,10 +27,68 @@ use tokio_util::sync::CancellationToken;
 
 use super::listener::ConnState;
 use super::record::{self, DownloadRecord};
+use super::reporting::BodyEnd;
+use crate::core::encoder::EncodeError;
+use crate::core::report::{Outcome as ReportOutcome, ReportError};
 use crate::error::{Code, HasCode};
 use crate::metrics::{Metrics, Stage};
 use crate::origin::FetchError;
 use crate::zipstream::{BoxError, ZipStreamError};
+
+/// Called once when the body is dropped, with how it ended.
+pub type EndHook = Box<dyn FnOnce(BodyEnd) + Send>;
+
+/// What a stream error says about a failed download (for the completion report).
+pub trait FailureDetail: std::fmt::Display {
+    /// The code, message and failing file.
+    fn detail(&self) -> ReportError;
+}
+
+impl FailureDetail for ZipStreamError {
+    fn detail(&self) -> ReportError {
+        let (code, message, path) = match self {
+            ZipStreamError::Source { entry, source } => (
+                source
+                    .downcast_ref::<FetchError>()
+                    .map_or(Code::FileUnavailable, HasCode::code),
+                source.to_string(),
+                Some(entry.clone()),
+            ),
+            ZipStreamError::Encode(e) => {
+                let name = match e {
+                    EncodeError::TooLong { name, .. }
+                    | EncodeError::TooShort { name, .. }
+                    | EncodeError::CrcMismatch { name, .. } => Some(name.clone()),
+                    EncodeError::Misuse(_) | EncodeError::LayoutDrift { .. } => None,
+                };
+                let code = if name.is_some() {
+                    Code::FileUnavailable
+                } else {
+                    Code::Internal
+                };
+                (code, e.to_string(), name)
+            }
+            ZipStreamError::MissingBody(name) => {
+                (Code::Internal, self.to_string(), Some(name.clone()))
+            }
+        };
+        ReportError {
+            code: code.as_str(),
+            message,
+            path,
+        }
+    }
+}
+
+impl FailureDetail for String {
+    fn detail(&self) -> ReportError {
+        ReportError {
+            code: Code::Internal.as_str(),
+            message: self.clone(),
+            path: None,
+        }
+    }
+}
 
 /// A body over a stream of archive chunks.
 pub struct ZipBody<S> {
@@ -38,6 +97,8 @@ pub struct ZipBody<S> {
     outcome: Outcome,
     /// The code a failure is counted under.
     cause: &'static str,
+    failure: Option<ReportError>,
+    on_end: Option<EndHook>,
     metrics: Arc<Metrics>,
     record: DownloadRecord,
     label: String,
@@ -105,6 +166,16 @@ enum Outcome {
     Running,
     Completed,
     Failed,
+    /// The client stopped taking data (counted as failed; reported as cancelled).
+    Stalled,
+}
+
+impl<S> ZipBody<S> {
+    /// Calls `hook` with how the body ended, once, when it is dropped.
+    pub fn on_end(mut self, hook: EndHook) -> Self {
+        self.on_end = Some(hook);
+        self
+    }
 }
 
 /// The error code under which a body stream's failure is counted (`zipper_downloads_failed_total`).
@@ -139,7 +210,7 @@ const CLIENT_STALLED: &str = "client_stalled";
 impl<S, E> ZipBody<S>
 where
     S: Stream<Item = Result<Bytes, E>> + Send + 'static,
-    E: std::fmt::Display + FailureCause,
+    E: FailureCause + FailureDetail,
 {
     /// A body of exactly `size` bytes when known, ending `record` when dropped. Must be created inside a
     /// tokio runtime (it spawns the stall watchdog).
@@ -169,6 +240,8 @@ where
             sent: 0,
             outcome: Outcome::Running,
             cause: CLIENT_STALLED,
+            failure: None,
+            on_end: None,
             metrics,
             record,
             label,
@@ -217,7 +290,7 @@ fn spawn_watchdog<S: Send + 'static>(
 impl<S, E> http_body::Body for ZipBody<S>
 where
     S: Stream<Item = Result<Bytes, E>> + Send + 'static,
-    E: std::fmt::Display + FailureCause,
+    E: FailureCause + FailureDetail,
 {
     type Data = Bytes;
     type Error = BoxError;
@@ -230,7 +303,7 @@ where
             return Poll::Ready(None);
         }
         if self.cancel.is_cancelled() {
-            self.outcome = Outcome::Failed;
+            self.outcome = Outcome::Stalled;
             return Poll::Ready(Some(Err(
                 "download cancelled: the client stopped taking data".into(),
             )));
@@ -241,7 +314,7 @@ where
             Err(_) => None,
         };
         let Some(polled) = polled else {
-            self.outcome = Outcome::Failed;
+            self.outcome = Outcome::Stalled;
             return Poll::Ready(Some(Err(
                 "download cancelled: the client stopped taking data".into(),
             )));
@@ -261,6 +334,7 @@ where
             Poll::Ready(Some(Err(e))) => {
                 self.outcome = Outcome::Failed;
                 self.cause = e.cause();
+                self.failure = Some(e.detail());
                 tracing::warn!(download = %self.label, sent = self.sent, error = %e, "download aborted");
                 Poll::Ready(Some(Err(format!("download aborted: {e}").into())))
             }
@@ -291,15 +365,33 @@ impl<S> Drop for ZipBody<S> {
     fn drop(&mut self) {
         self.metrics.active_downloads.dec();
         let stalled = self.watch.stalled.load(Ordering::SeqCst);
-        let outcome = match self.outcome {
-            Outcome::Completed => record::Outcome::Completed,
-            Outcome::Running if !stalled => record::Outcome::Cancelled,
-            Outcome::Failed | Outcome::Running => record::Outcome::Failed {
-                cause: self.cause,
-                stage: Stage::Body,
-            },
+        let (outcome, reported) = match self.outcome {
+            Outcome::Completed => (record::Outcome::Completed, ReportOutcome::Completed),
+            Outcome::Running if !stalled => (record::Outcome::Cancelled, ReportOutcome::Cancelled),
+            Outcome::Failed => (
+                record::Outcome::Failed {
+                    cause: self.cause,
+                    stage: Stage::Body,
+                },
+                ReportOutcome::Failed,
+            ),
+            // The client stopped taking data: a failure in the metrics, "cancelled" in the report.
+            Outcome::Stalled | Outcome::Running => (
+                record::Outcome::Failed {
+                    cause: CLIENT_STALLED,
+                    stage: Stage::Body,
+                },
+                ReportOutcome::Cancelled,
+            ),
         };
         self.record.finish(outcome, self.sent);
+        if let Some(hook) = self.on_end.take() {
+            hook(BodyEnd {
+                outcome: reported,
+                bytes_sent: self.sent,
+                error: self.failure.take(),
+            });
+        }
     }
 }
 

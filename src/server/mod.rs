@@ -1,6 +1,6 @@
 //! The HTTP server (docs/contract.md, Responses to Operations): the public listener (download links), the admin listener (health,
 //! readiness, metrics), and shutdown (readiness turns 503, stop accepting, let downloads finish within the
-//! grace period, drop the rest, exit 0).
+//! grace period, send the completion reports still queued within the same period, drop the rest, exit 0).
 //!
 //! [`start`] binds both listeners and returns a [`ServerHandle`] (tests and `zipper demo` use it in-process);
 //! [`serve`] is `zipper serve`: start, wait for SIGTERM/SIGINT, drain. This module wires settings to parts;
@@ -13,6 +13,7 @@ pub mod download;
 pub mod listener;
 pub mod ranged;
 pub mod record;
+pub mod reporting;
 pub mod request_error;
 pub mod service;
 
@@ -35,6 +36,7 @@ use crate::crc_cache::{CrcCache, CrcReads};
 use crate::metrics::{CacheFigures, Metrics, Sampled};
 use crate::origin::{OriginClient, OriginSettings};
 use crate::prefetch::PrefetchLimits;
+use crate::report::{ReportSettings, Reports};
 
 /// What every request of the public listener shares.
 pub struct AppState {
@@ -62,6 +64,8 @@ pub struct AppState {
     pub clock: Arc<dyn Fn() -> i64 + Send + Sync>,
     /// Longest time a download's data may wait for its client.
     pub client_write_timeout: Duration,
+    /// The completion report sender.
+    pub reports: Reports,
 }
 
 /// Whole-file reads for missing CRCs running at once, across all downloads.
@@ -86,6 +90,13 @@ impl AppState {
         let metrics = Arc::new(Metrics::new(sampled(&budget, &crc_cache)));
         let origin = OriginClient::with_metrics(origin_settings(config)?, Arc::clone(&metrics))
             .context("building the origin client")?;
+        let clock: Arc<dyn Fn() -> i64 + Send + Sync> = Arc::new(system_clock);
+        let reports = Reports::new(
+            origin.clone(),
+            Arc::clone(&metrics),
+            report_settings(config),
+            Arc::clone(&clock),
+        );
         Ok(AppState {
             keys: config.keys.clone(),
             link_policy: config.link,
@@ -107,8 +118,9 @@ impl AppState {
             metrics,
             crc_cache,
             crc_reads: CrcReads::new(CRC_READS_AT_ONCE, CRC_READS_PENDING),
-            clock: Arc::new(system_clock),
+            clock,
             client_write_timeout: config.client_write_timeout,
+            reports,
         })
     }
 }
@@ -162,6 +174,17 @@ pub fn origin_settings(config: &Config) -> anyhow::Result<OriginSettings> {
     })
 }
 
+/// The report sender's settings from the configuration.
+pub fn report_settings(config: &Config) -> ReportSettings {
+    ReportSettings {
+        queue_max: config.report_queue_max,
+        retries: config.report_retries,
+        backoff: config.origin_retry_backoff,
+        timeout: config.report_timeout,
+        ..ReportSettings::default()
+    }
+}
+
 /// A running server.
 pub struct ServerHandle {
     /// Where the public listener is bound.
@@ -171,6 +194,7 @@ pub struct ServerHandle {
     /// The shared state (metrics, cache) for inspection.
     pub state: Arc<AppState>,
     ready: Arc<AtomicBool>,
+    grace: Duration,
     shutdown: watch::Sender<bool>,
     admin_shutdown: watch::Sender<bool>,
     public_task: JoinHandle<()>,
@@ -178,12 +202,23 @@ pub struct ServerHandle {
 }
 
 impl ServerHandle {
-    /// Turns readiness off, stops accepting downloads, and waits (up to the grace period) for open ones;
-    /// the admin listener keeps answering (`/readyz` 503) until the downloads are done.
+    /// Turns readiness off, stops accepting downloads, and waits (up to the grace period) for open ones and
+    /// then for the completion reports still queued (within the same period); the admin listener keeps
+    /// answering (`/readyz` 503) until then.
     pub async fn shutdown(self) {
+        let deadline = tokio::time::Instant::now() + self.grace;
         self.ready.store(false, Ordering::SeqCst);
         let _ = self.shutdown.send(true);
         let _ = self.public_task.await;
+        let pending = self.state.reports.pending();
+        let drained = self.state.reports.drain(deadline).await;
+        if pending > 0 || drained.dropped > 0 {
+            tracing::info!(
+                pending,
+                dropped = drained.dropped,
+                "completion reports drained"
+            );
+        }
         let _ = self.admin_shutdown.send(true);
         let _ = self.admin_done.await;
     }
@@ -235,6 +270,7 @@ pub async fn start(config: &Config, state: AppState) -> anyhow::Result<ServerHan
         admin_addr,
         state,
         ready,
+        grace,
         shutdown,
         admin_shutdown,
         public_task,

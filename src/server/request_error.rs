@@ -15,7 +15,7 @@ use crate::core::manifest::ManifestError;
 use crate::core::range;
 use crate::error::{json_body, Code, HasCode};
 use crate::metrics::Metrics;
-use crate::origin::{FetchError, ManifestFetchError};
+use crate::origin::{FetchError, GuardError, ManifestFetchError};
 use crate::zipstream::BoxError;
 
 /// Everything that can answer a download request before its first byte.
@@ -48,6 +48,14 @@ pub enum RequestError {
     /// The Range starts past the end.
     #[error("range not satisfiable: the archive is {0} bytes")]
     RangeNotSatisfiable(u64),
+    /// The guard refuses the manifest's `notify_url`.
+    #[error("notify_url {url}: {source}")]
+    NotifyNotAllowed {
+        /// The URL, redacted.
+        url: String,
+        /// The refusal.
+        source: GuardError,
+    },
     /// The first file failed before any archive byte was sent.
     #[error("{entry}: {message}")]
     FirstFile {
@@ -85,6 +93,7 @@ impl HasCode for RequestError {
             RequestError::Manifest(_) | RequestError::Plan(_) => Code::InvalidManifest,
             RequestError::File(e) => e.code(),
             RequestError::RangeNotSatisfiable(_) => Code::RangeNotSatisfiable,
+            RequestError::NotifyNotAllowed { source, .. } => source.code(),
             RequestError::FirstFile { code, .. } => *code,
         }
     }

@@ -1,6 +1,6 @@
 //! Origin-app snippets and `zipper sign` make links that zipper accepts: the test vector of docs/contract.md
-//! and random callbacks, run as real subprocesses (`docs/snippets/sign.py`, `docs/snippets/sign.js`, the
-//! binary).
+//! and random callbacks, run as real subprocesses (`docs/snippets/sign.py`, `docs/snippets/sign.js`,
+//! `docs/snippets/sign.rb`, the binary).
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -46,6 +46,10 @@ fn node(secret: &str, key_id: &str, callback: &str, filename: &str) -> String {
     output(Command::new("node").args([&snippet("sign.js"), secret, key_id, callback, filename]))
 }
 
+fn ruby(secret: &str, key_id: &str, callback: &str, filename: &str) -> String {
+    output(Command::new("ruby").args([&snippet("sign.rb"), secret, key_id, callback, filename]))
+}
+
 fn zipper_sign(secret: &str, key_id: &str, callback: &str, filename: &str) -> String {
     output(
         Command::new(env!("CARGO_BIN_EXE_zipper"))
@@ -75,6 +79,7 @@ fn assert_accepted(path: &str, keys: &KeySet, key_id: &str, callback: &str, file
 fn every_signer_makes_the_test_vector() {
     assert_eq!(python(SECRET, "0", CALLBACK, "zip.zip"), LINK);
     assert_eq!(node(SECRET, "0", CALLBACK, "zip.zip"), LINK);
+    assert_eq!(ruby(SECRET, "0", CALLBACK, "zip.zip"), LINK);
     assert_eq!(
         zipper_sign(SECRET, "0", CALLBACK, "zip.zip"),
         format!("{BASE}{LINK}")
@@ -122,6 +127,8 @@ fn snippet_and_cli_links_for_random_callbacks_are_accepted() {
         let filename = format!("{}.zip", rng.text(&name_chars, 16));
         let from_python = python(secret, "k-1", &callback, &filename);
         let from_node = node(secret, "k-1", &callback, &filename);
+        let from_ruby = ruby(secret, "k-1", &callback, &filename);
+        assert_eq!(from_python, from_ruby, "{callback}");
         let from_cli = zipper_sign(secret, "k-1", &callback, &filename);
         assert_eq!(from_python, from_node, "{callback}");
         assert_eq!(from_cli, format!("{BASE}{from_python}"), "{callback}");

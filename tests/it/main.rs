@@ -30,3 +30,6 @@ mod limits;
 mod metrics;
 // Request-scoped logs (the binary's JSON log line) and the client's traceparent passed on to origins.
 mod logs;
+// Completion reports through the real server: outcomes, retries, refusals, SIGTERM drain, the request id and
+// the origin-side verification snippets (Python, Node, Ruby).
+mod reports;
