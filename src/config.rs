@@ -99,6 +99,10 @@ pub struct Config {
     /// `max_file_retries` / `ZIPPER_MAX_FILE_RETRIES`: retries of one file in all, even when each retry
     /// makes progress.
     pub max_file_retries: u32,
+    /// `inline_crc_max_bytes` / `ZIPPER_INLINE_CRC_MAX_BYTES`: a stored file of known size up to this many
+    /// bytes without a `crc32` is read whole before its local header, which then carries its CRC (no data
+    /// descriptor); 0 disables. Capped at an eighth of `memory_budget_bytes` (the whole-file buffer pool).
+    pub inline_crc_max_bytes: u64,
 }
 
 /// The file's shape. Values are checked by [`Loader`] so that every error is collected; `keys` is read as a
@@ -136,6 +140,7 @@ struct RawFile {
     max_client_connections: Option<u64>,
     listen_backlog: Option<u64>,
     max_file_retries: Option<u64>,
+    inline_crc_max_bytes: Option<u64>,
 }
 
 // === impl Config ===
@@ -176,6 +181,7 @@ impl Config {
             max_client_connections: 10_000,
             listen_backlog: 4096,
             max_file_retries: 10,
+            inline_crc_max_bytes: MIB,
         }
     }
 }
@@ -341,6 +347,15 @@ impl Loader<'_> {
         );
         setting!(self, raw, c, u32, listen_backlog, listen_backlog, 1);
         setting!(self, raw, c, u32, max_file_retries, max_file_retries, 0);
+        setting!(
+            self,
+            raw,
+            c,
+            int,
+            inline_crc_max_bytes,
+            inline_crc_max_bytes,
+            0
+        );
     }
 }
 

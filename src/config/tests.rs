@@ -64,6 +64,7 @@ fn defaults_with_keys_from_the_environment() {
     assert_eq!(config.max_client_connections, 10_000);
     assert_eq!(config.listen_backlog, 4096);
     assert_eq!(config.max_file_retries, 10);
+    assert_eq!(config.inline_crc_max_bytes, 1_048_576);
     assert_eq!(config.keys.get("b").unwrap().expose(), b"s2");
 }
 
@@ -334,6 +335,7 @@ fn env_names_follow_the_file_keys() {
             ("ZIPPER_MAX_CLIENT_CONNECTIONS", "3"),
             ("ZIPPER_LISTEN_BACKLOG", "16"),
             ("ZIPPER_MAX_FILE_RETRIES", "0"),
+            ("ZIPPER_INLINE_CRC_MAX_BYTES", "0"),
         ]),
     )
     .unwrap();
@@ -357,6 +359,7 @@ fn env_names_follow_the_file_keys() {
     assert_eq!(config.max_client_connections, 3);
     assert_eq!(config.listen_backlog, 16);
     assert_eq!(config.max_file_retries, 0);
+    assert_eq!(config.inline_crc_max_bytes, 0, "0 disables inline CRC mode");
 }
 
 #[test]

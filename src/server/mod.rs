@@ -28,6 +28,7 @@ use tokio::task::JoinHandle;
 use crate::budget::Budget;
 use crate::config::Config;
 use crate::core::keys::KeySet;
+use crate::core::layout::PlanOptions;
 use crate::core::link::LinkPolicy;
 use crate::core::manifest::ManifestLimits;
 use crate::crc_cache::{CrcCache, CrcReads};
@@ -47,6 +48,8 @@ pub struct AppState {
     pub manifest_limits: ManifestLimits,
     /// Per-download read-ahead bounds.
     pub prefetch: PrefetchLimits,
+    /// The planner's settings (the inline CRC threshold, within the whole-file buffer pool).
+    pub plan_options: PlanOptions,
     /// Concurrent download slots.
     pub downloads: Arc<Semaphore>,
     /// The process-wide memory budget every download's buffers count against.
@@ -82,7 +85,19 @@ impl AppState {
     pub fn from_config(config: &Config) -> anyhow::Result<AppState> {
         let origin =
             OriginClient::new(origin_settings(config)?).context("building the origin client")?;
+        let budget = if config.inline_crc_max_bytes > 0 {
+            Budget::with_file_buffers(config.memory_budget_bytes)
+        } else {
+            Budget::new(config.memory_budget_bytes)
+        };
+        // A file is read whole only if its buffer fits the pool (an eighth of the budget).
+        let plan_options = PlanOptions {
+            inline_crc_max_bytes: config
+                .inline_crc_max_bytes
+                .min(budget.file_buffer_bytes() as u64),
+        };
         Ok(AppState {
+            plan_options,
             keys: config.keys.clone(),
             link_policy: config.link,
             origin,
@@ -99,7 +114,7 @@ impl AppState {
             downloads: Arc::new(Semaphore::new(
                 config.max_concurrent_downloads.min(Semaphore::MAX_PERMITS),
             )),
-            budget: Budget::new(config.memory_budget_bytes),
+            budget,
             metrics: Arc::new(Metrics::default()),
             crc_cache: CrcCache::new(config.crc_cache_entries),
             crc_reads: CrcReads::new(CRC_READS_AT_ONCE, CRC_READS_PENDING),

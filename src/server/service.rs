@@ -217,7 +217,7 @@ fn plan(state: &AppState, body: &[u8], verified: &VerifiedLink) -> Result<Planne
         });
     }
     Ok(Planned {
-        plan: Arc::new(Plan::new(specs)?),
+        plan: Arc::new(Plan::with_options(specs, state.plan_options)?),
         sources,
         filename: manifest.filename,
     })

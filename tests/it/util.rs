@@ -11,7 +11,7 @@ pub struct Expected {
     pub crc32: u32,
 }
 
-fn tools_dir() -> PathBuf {
+pub fn tools_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tools")
 }
 
@@ -36,7 +36,7 @@ fn run(cmd: &mut Command) -> String {
 }
 
 /// Parses `name\tsize\tcrc` lines.
-fn parse_listing(text: &str) -> Vec<Expected> {
+pub fn parse_listing(text: &str) -> Vec<Expected> {
     let mut v: Vec<Expected> = text
         .lines()
         .filter(|l| !l.is_empty())
@@ -56,7 +56,7 @@ fn parse_listing(text: &str) -> Vec<Expected> {
     v
 }
 
-fn sorted(expected: &[Expected]) -> Vec<Expected> {
+pub fn sorted(expected: &[Expected]) -> Vec<Expected> {
     let mut v = expected.to_vec();
     v.sort();
     v
