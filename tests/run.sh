@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # zipper's whole test suite, on a fresh Debian machine or a warm one:
 #   1. installs what the tests need when it is missing (unzip, 7z, bsdtar, Java, Python, Node, curl, Debian's
-#      Chromium and playwright-core for the browser test, cargo-nextest, cargo-fuzz),
+#      Chromium and playwright-core for the browser test; the reader matrix's Go, The Unarchiver, Apache
+#      commons-compress, Node's yauzl and unzipper, Python's stream-unzip; cargo-nextest, cargo-fuzz),
 #   2. builds once and runs every test with nextest (unit, property, integration with real unzip tools,
 #      including the multi-GiB and 70,000-entry groups),
 #   3. runs each fuzz target for a bounded time (FUZZ_SECS, default 20 s; FUZZ_SECS=0 skips).
@@ -20,6 +21,12 @@ command -v npm >/dev/null || need_apt+=(npm)
 command -v curl >/dev/null || need_apt+=(curl)
 # The browser test drives Debian's Chromium (never a browser downloaded by a test tool).
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
+# The reader matrix (tests/it/readers.rs): Go's archive/zip, The Unarchiver's lsar, commons-compress's jar,
+# and venv for Python's stream-unzip.
+command -v go >/dev/null || need_apt+=(golang-go)
+command -v lsar >/dev/null || need_apt+=(unar)
+[ -f /usr/share/java/commons-compress.jar ] || need_apt+=(libcommons-compress-java)
+python3 -c 'import ensurepip, venv' 2>/dev/null || need_apt+=(python3-venv)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "== installing ${need_apt[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
@@ -29,6 +36,15 @@ fi
 if [ ! -d tests/tools/browser/node_modules ]; then
   echo "== npm ci (tests/tools/browser: playwright-core)"
   npm ci --prefix tests/tools/browser --no-audit --no-fund
+fi
+if [ ! -d tests/tools/readers/node/node_modules ]; then
+  echo "== npm ci (tests/tools/readers/node: yauzl, unzipper)"
+  npm ci --prefix tests/tools/readers/node --no-audit --no-fund
+fi
+if [ ! -x tests/tools/readers/.venv/bin/python ]; then
+  echo "== venv (tests/tools/readers/.venv: stream-unzip)"
+  python3 -m venv tests/tools/readers/.venv
+  tests/tools/readers/.venv/bin/pip install -q -r tests/tools/readers/requirements.txt
 fi
 cargo nextest --version >/dev/null 2>&1 || cargo install cargo-nextest --locked
 
