@@ -9,6 +9,12 @@
 //!   (`503 overloaded`); a running download can always move, so no crowd can deadlock the process.
 //! - **read-ahead**: what downloads borrow beyond their floor to hide origin latency (the next files, a
 //!   second chunk of the current one). Borrowers wait when it is spent: the process does not grow.
+//! - **whole-file buffers** (only when `inline_crc_max_bytes` is on: an eighth of the budget, taken from
+//!   the read-ahead): a small file without a CRC is read whole before its local header (inline CRC mode).
+//!   The writer takes the file's size here before it reads, waiting while the pool is spent. A holder
+//!   needs nothing more from any pool (its reads go through its own floor, and what it holds goes out to
+//!   its client), so waiting here cannot deadlock, whatever the read-ahead holds; and a download holds at
+//!   most one file's buffer plus its floor. The planner never plans a file larger than this pool that way.
 //!
 //! A chunk carries its charge: [`Charge::attach`] wraps the `Bytes` so that the permits return to the pool
 //! when the last reference is dropped, i.e. when hyper has written the bytes to the socket (or the download
@@ -33,6 +39,10 @@ pub const CHUNK: usize = crate::origin::client::ORIGIN_READ_MAX;
 /// read-ahead.
 const FLOOR_SHARE_DIVISOR: usize = 4;
 
+/// The share of the budget set aside for whole-file buffers when they are enabled: an eighth (32 MiB of the
+/// default 256 MiB, 32 files of the default 1 MiB threshold at once).
+const FILE_BUFFER_SHARE_DIVISOR: usize = 8;
+
 /// The default budget (docs/contract.md, Safety): 256 MiB.
 pub const DEFAULT_BUDGET: u64 = 256 * 1024 * 1024;
 
@@ -49,36 +59,62 @@ pub struct Budget {
 struct Inner {
     floors: Arc<Semaphore>,
     ahead: Arc<Semaphore>,
+    buffers: Arc<Semaphore>,
     floor_bytes: usize,
     ahead_bytes: usize,
+    buffer_bytes: usize,
 }
 
 impl Budget {
-    /// A budget of `limit` bytes (at least [`MIN_BUDGET`]).
+    /// A budget of `limit` bytes (at least [`MIN_BUDGET`]), without whole-file buffers.
     pub fn new(limit: u64) -> Budget {
+        Budget::split(limit, false)
+    }
+
+    /// A budget of `limit` bytes (at least [`MIN_BUDGET`]) that sets an eighth aside for whole-file buffers
+    /// (inline CRC mode).
+    pub fn with_file_buffers(limit: u64) -> Budget {
+        Budget::split(limit, true)
+    }
+
+    fn split(limit: u64, buffers: bool) -> Budget {
         let limit = usize::try_from(limit)
             .unwrap_or(usize::MAX)
             .clamp(MIN_BUDGET, Semaphore::MAX_PERMITS);
         let floor_bytes = (limit / FLOOR_SHARE_DIVISOR).max(FLOOR);
-        let ahead_bytes = limit - floor_bytes;
+        let buffer_bytes = if buffers {
+            limit / FILE_BUFFER_SHARE_DIVISOR
+        } else {
+            0
+        };
+        let ahead_bytes = limit - floor_bytes - buffer_bytes;
         Budget {
             inner: Arc::new(Inner {
                 floors: Arc::new(Semaphore::new(floor_bytes)),
                 ahead: Arc::new(Semaphore::new(ahead_bytes)),
+                buffers: Arc::new(Semaphore::new(buffer_bytes)),
                 floor_bytes,
                 ahead_bytes,
+                buffer_bytes,
             }),
         }
     }
 
     /// The whole budget in bytes.
     pub fn limit(&self) -> usize {
-        self.inner.floor_bytes + self.inner.ahead_bytes
+        self.inner.floor_bytes + self.inner.ahead_bytes + self.inner.buffer_bytes
+    }
+
+    /// The whole-file buffer pool in bytes (0 when disabled): the largest file one buffer can hold.
+    pub fn file_buffer_bytes(&self) -> usize {
+        self.inner.buffer_bytes
     }
 
     /// Bytes reserved or borrowed right now.
     pub fn in_use(&self) -> usize {
-        let free = self.inner.floors.available_permits() + self.inner.ahead.available_permits();
+        let free = self.inner.floors.available_permits()
+            + self.inner.ahead.available_permits()
+            + self.inner.buffers.available_permits();
         self.limit().saturating_sub(free)
     }
 
@@ -90,6 +126,8 @@ impl Budget {
         Some(DownloadBudget {
             own: Arc::new(Semaphore::new(FLOOR)),
             ahead: Arc::clone(&self.inner.ahead),
+            buffers: Arc::clone(&self.inner.buffers),
+            buffer_bytes: self.inner.buffer_bytes,
             _reserved: Arc::new(reserved),
         })
     }
@@ -107,6 +145,8 @@ impl Budget {
 pub struct DownloadBudget {
     own: Arc<Semaphore>,
     ahead: Arc<Semaphore>,
+    buffers: Arc<Semaphore>,
+    buffer_bytes: usize,
     _reserved: Arc<OwnedSemaphorePermit>,
 }
 
@@ -134,6 +174,15 @@ impl DownloadBudget {
     /// Borrows `n` bytes of the shared read-ahead, waiting while it is spent.
     pub async fn borrow(&self, n: usize) -> Charge {
         borrow_from(&self.ahead, n).await
+    }
+
+    /// Takes a whole-file buffer of `n` bytes (an inline CRC file), waiting while the pool is spent. The
+    /// planner keeps `n` within the pool; a larger `n` takes the whole pool rather than waiting forever.
+    pub async fn file_buffer(&self, n: usize) -> Charge {
+        if self.buffer_bytes == 0 || n == 0 {
+            return Charge::none();
+        }
+        borrow_from(&self.buffers, n.min(self.buffer_bytes)).await
     }
 }
 
@@ -255,5 +304,39 @@ mod tests {
         let got =
             tokio::time::timeout(std::time::Duration::from_millis(50), download.borrow(1)).await;
         assert!(got.is_ok(), "free again");
+    }
+
+    #[tokio::test]
+    async fn file_buffers_have_a_pool_of_their_own_and_wait_when_it_is_spent() {
+        let plain = Budget::new(MIN_BUDGET as u64);
+        assert_eq!(plain.file_buffer_bytes(), 0);
+        let budget = Budget::with_file_buffers(MIN_BUDGET as u64);
+        let pool = budget.file_buffer_bytes();
+        assert_eq!(pool, MIN_BUDGET / FILE_BUFFER_SHARE_DIVISOR);
+        assert_eq!(budget.limit(), MIN_BUDGET);
+        let download = budget.admit().expect("admitted");
+        // The read-ahead spent entirely does not stop a file buffer.
+        let ahead = MIN_BUDGET - MIN_BUDGET / FLOOR_SHARE_DIVISOR - pool;
+        let all_ahead = download.borrow(ahead).await;
+        let buffer = tokio::time::timeout(
+            std::time::Duration::from_millis(50),
+            download.file_buffer(pool),
+        )
+        .await
+        .expect("its own pool");
+        assert_eq!(buffer.bytes(), pool);
+        assert_eq!(budget.in_use(), FLOOR + ahead + pool);
+        // The pool spent: the next buffer waits until the first is returned.
+        let next = tokio::time::timeout(
+            std::time::Duration::from_millis(50),
+            download.file_buffer(1),
+        )
+        .await;
+        assert!(next.is_err(), "waits while the pool is spent");
+        drop(buffer);
+        drop(all_ahead);
+        // Larger than the pool: takes the whole pool rather than waiting forever.
+        let huge = download.file_buffer(pool * 4).await;
+        assert_eq!(huge.bytes(), pool);
     }
 }

@@ -99,6 +99,10 @@ pub struct Config {
     /// `max_file_retries` / `ZIPPER_MAX_FILE_RETRIES`: retries of one file in all, even when each retry
     /// makes progress.
     pub max_file_retries: u32,
+    /// `inline_crc_max_bytes` / `ZIPPER_INLINE_CRC_MAX_BYTES`: a stored file of known size up to this many
+    /// bytes without a `crc32` is read whole before its local header, which then carries its CRC (no data
+    /// descriptor); 0 disables. Capped at an eighth of `memory_budget_bytes` (the whole-file buffer pool).
+    pub inline_crc_max_bytes: u64,
     /// `report_queue_max` / `ZIPPER_REPORT_QUEUE_MAX`: completion reports waiting to be sent; a full queue
     /// drops the oldest.
     pub report_queue_max: usize,
@@ -174,6 +178,7 @@ struct RawFile {
     report_retries: Option<u64>,
     report_timeout_secs: Option<u64>,
     log_format: Option<String>,
+    inline_crc_max_bytes: Option<u64>,
 }
 
 // === impl Config ===
@@ -218,6 +223,7 @@ impl Config {
             report_retries: crate::report::sender::DEFAULT_RETRIES,
             report_timeout: crate::report::sender::DEFAULT_TIMEOUT,
             log_format: LogFormat::Pretty,
+            inline_crc_max_bytes: MIB,
         }
     }
 }
@@ -391,6 +397,15 @@ impl Loader<'_> {
         );
         setting!(self, raw, c, u32, listen_backlog, listen_backlog, 1);
         setting!(self, raw, c, u32, max_file_retries, max_file_retries, 0);
+        setting!(
+            self,
+            raw,
+            c,
+            int,
+            inline_crc_max_bytes,
+            inline_crc_max_bytes,
+            0
+        );
     }
 }
 

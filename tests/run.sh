@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # zipper's whole test suite, on a fresh Debian machine or a warm one:
 #   1. installs what the tests need when it is missing (unzip, 7z, bsdtar, Java, Python, Node, Ruby, curl, Debian's
-#      Chromium and playwright-core for the browser test, cargo-nextest, cargo-fuzz),
+#      Chromium and playwright-core for the browser test; the reader matrix's Go, The Unarchiver, Apache
+#      commons-compress, Node's yauzl and unzipper, Python's stream-unzip; docker for the image test;
+#      cargo-nextest, cargo-fuzz),
 #   2. builds once and runs every test with nextest (unit, property, integration with real unzip tools,
 #      including the multi-GiB and 70,000-entry groups),
 #   3. checks the deployment files: the container image built FROM scratch from the debug binary of step 2
@@ -27,10 +29,14 @@ command -v curl >/dev/null || need_apt+=(curl)
 # The browser test drives Debian's Chromium (never a browser downloaded by a test tool).
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
 # The image test: Debian's docker (dockerd, containerd, runc) and the CA bundle the image carries; the
-# manifest validation: a Python venv.
+# manifest validation and Python's stream-unzip: a Python venv.
 command -v dockerd >/dev/null || need_apt+=(docker.io)
 [ -f /etc/ssl/certs/ca-certificates.crt ] || need_apt+=(ca-certificates)
-python3 -c 'import ensurepip' 2>/dev/null || need_apt+=(python3-venv)
+python3 -c 'import ensurepip, venv' 2>/dev/null || need_apt+=(python3-venv)
+# The reader matrix (tests/it/readers.rs): Go's archive/zip, The Unarchiver's lsar, commons-compress's jar.
+command -v go >/dev/null || need_apt+=(golang-go)
+command -v lsar >/dev/null || need_apt+=(unar)
+[ -f /usr/share/java/commons-compress.jar ] || need_apt+=(libcommons-compress-java)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "== installing ${need_apt[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
@@ -40,6 +46,15 @@ fi
 if [ ! -d tests/tools/browser/node_modules ]; then
   echo "== npm ci (tests/tools/browser: playwright-core)"
   npm ci --prefix tests/tools/browser --no-audit --no-fund
+fi
+if [ ! -d tests/tools/readers/node/node_modules ]; then
+  echo "== npm ci (tests/tools/readers/node: yauzl, unzipper)"
+  npm ci --prefix tests/tools/readers/node --no-audit --no-fund
+fi
+if [ ! -x tests/tools/readers/.venv/bin/python ]; then
+  echo "== venv (tests/tools/readers/.venv: stream-unzip)"
+  python3 -m venv tests/tools/readers/.venv
+  tests/tools/readers/.venv/bin/pip install -q -r tests/tools/readers/requirements.txt
 fi
 cargo nextest --version >/dev/null 2>&1 || cargo install cargo-nextest --locked
 

@@ -68,6 +68,7 @@ fn defaults_with_keys_from_the_environment() {
     assert_eq!(config.report_queue_max, 1024);
     assert_eq!(config.report_retries, 3);
     assert_eq!(config.report_timeout, Duration::from_secs(10));
+    assert_eq!(config.inline_crc_max_bytes, 1_048_576);
     assert_eq!(config.keys.get("b").unwrap().expose(), b"s2");
 }
 
@@ -356,6 +357,7 @@ fn env_names_follow_the_file_keys() {
             ("ZIPPER_REPORT_QUEUE_MAX", "5"),
             ("ZIPPER_REPORT_RETRIES", "0"),
             ("ZIPPER_REPORT_TIMEOUT_SECS", "2"),
+            ("ZIPPER_INLINE_CRC_MAX_BYTES", "0"),
         ]),
     )
     .unwrap();
@@ -382,6 +384,7 @@ fn env_names_follow_the_file_keys() {
     assert_eq!(config.max_client_connections, 3);
     assert_eq!(config.listen_backlog, 16);
     assert_eq!(config.max_file_retries, 0);
+    assert_eq!(config.inline_crc_max_bytes, 0, "0 disables inline CRC mode");
 }
 
 #[test]

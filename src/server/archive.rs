@@ -15,7 +15,7 @@ use super::download::Download;
 use super::request_error::RequestError;
 use crate::metrics::OriginKind;
 use crate::prefetch::prefetch_until;
-use crate::zipstream::{zip_stream_observed, BoxError, EntryBody, ZipStreamError};
+use crate::zipstream::{zip_stream_observed, BoxError, EntryBody, StreamHooks, ZipStreamError};
 
 /// The archive stream of `dl`, once its first file has answered; `cancel` stops every fetch.
 pub async fn full_archive(
@@ -64,9 +64,9 @@ pub async fn full_archive(
             observer.learn_crc(file, crc);
         }
     });
-    Ok(zip_stream_observed(
-        Arc::clone(&dl.plan),
-        bodies,
-        Some(on_entry),
-    ))
+    let hooks = StreamHooks {
+        on_entry: Some(on_entry),
+        budget: Some(dl.budget.clone()),
+    };
+    Ok(zip_stream_observed(Arc::clone(&dl.plan), bodies, hooks))
 }

@@ -30,6 +30,7 @@ use tokio::task::JoinHandle;
 use crate::budget::Budget;
 use crate::config::Config;
 use crate::core::keys::KeySet;
+use crate::core::layout::PlanOptions;
 use crate::core::link::LinkPolicy;
 use crate::core::manifest::ManifestLimits;
 use crate::crc_cache::{CrcCache, CrcReads};
@@ -50,6 +51,8 @@ pub struct AppState {
     pub manifest_limits: ManifestLimits,
     /// Per-download read-ahead bounds.
     pub prefetch: PrefetchLimits,
+    /// The planner's settings (the inline CRC threshold, within the whole-file buffer pool).
+    pub plan_options: PlanOptions,
     /// Concurrent download slots.
     pub downloads: Arc<Semaphore>,
     /// The process-wide memory budget every download's buffers count against.
@@ -85,7 +88,17 @@ pub fn system_clock() -> i64 {
 impl AppState {
     /// Builds the shared state from a validated configuration.
     pub fn from_config(config: &Config) -> anyhow::Result<AppState> {
-        let budget = Budget::new(config.memory_budget_bytes);
+        let budget = if config.inline_crc_max_bytes > 0 {
+            Budget::with_file_buffers(config.memory_budget_bytes)
+        } else {
+            Budget::new(config.memory_budget_bytes)
+        };
+        // A file is read whole only if its buffer fits the pool (an eighth of the budget).
+        let plan_options = PlanOptions {
+            inline_crc_max_bytes: config
+                .inline_crc_max_bytes
+                .min(budget.file_buffer_bytes() as u64),
+        };
         let crc_cache = Arc::new(CrcCache::new(config.crc_cache_entries));
         let metrics = Arc::new(Metrics::new(sampled(&budget, &crc_cache)));
         let origin = OriginClient::with_metrics(origin_settings(config)?, Arc::clone(&metrics))
@@ -98,6 +111,7 @@ impl AppState {
             Arc::clone(&clock),
         );
         Ok(AppState {
+            plan_options,
             keys: config.keys.clone(),
             link_policy: config.link,
             origin,

@@ -349,7 +349,7 @@ fn plan(state: &AppState, body: &[u8], verified: &VerifiedLink) -> Result<Planne
         Some(raw) => Some(notify_target(state, &raw)?),
     };
     Ok(Planned {
-        plan: Arc::new(Plan::new(specs)?),
+        plan: Arc::new(Plan::with_options(specs, state.plan_options)?),
         sources,
         filename: manifest.filename,
         notify_url,

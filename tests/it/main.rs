@@ -23,6 +23,11 @@ mod layering;
 mod curl_resume;
 // A real browser: headless Chromium follows a zipper link from a page and saves a valid zip.
 mod browser;
+// Descriptor-free small entries without CRCs: ZipInputStream from a pipe, ranges inside such entries.
+mod inline_crc;
+// The reader matrix: every archive kind through every reader (Go, lsar, yauzl, unzipper, stream-unzip,
+// ZipInputStream, commons-compress, bsdtar from a pipe, and the five above).
+mod readers;
 // Process-wide bounds: the memory budget's admission, stalled and silent HTTP/2 clients, dripping origins,
 // first-file failures as JSON, linear range planning.
 mod limits;

@@ -789,10 +789,10 @@ async fn shutdown_drains_running_downloads_while_readyz_says_503() {
             .status(),
         200
     );
-    // A download that takes about a second.
+    // A download that takes about a second (with its CRC, so it streams rather than being read whole first).
     let slow = F {
         knobs: "chunk=16384&chunk_delay_ms=20",
-        ..f("slow.bin", 800_000, 1, false)
+        ..f("slow.bin", 800_000, 1, true)
     };
     let (m, expected) = manifest(&demo, &[slow]);
     let link = demo.link(&m, "x.zip", now());
