@@ -18,7 +18,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::core::keys::KeySet;
-use crate::core::link::{LinkPolicy, DEFAULT_MAX_AGE_SECS, DEFAULT_SKEW_SECS};
+use crate::core::link::{LinkPolicy, PathPrefix, DEFAULT_MAX_AGE_SECS, DEFAULT_SKEW_SECS};
 use crate::origin::HostAllowlist;
 use load::Loader;
 
@@ -40,6 +40,9 @@ pub struct Config {
     pub listen: SocketAddr,
     /// `admin_listen` / `ZIPPER_ADMIN_LISTEN`: the health and metrics address.
     pub admin_listen: SocketAddr,
+    /// `path_prefix` / `ZIPPER_PATH_PREFIX`: the path links live under (none: the root); other paths are
+    /// `404 not_found`.
+    pub path_prefix: PathPrefix,
     /// `[keys]` / `ZIPPER_KEYS`: the key set (never empty after loading).
     pub keys: KeySet,
     /// `link_max_age_secs` / `ZIPPER_LINK_MAX_AGE_SECS` and `link_skew_secs` / `ZIPPER_LINK_SKEW_SECS`.
@@ -108,6 +111,7 @@ pub struct Config {
 struct RawFile {
     listen: Option<String>,
     admin_listen: Option<String>,
+    path_prefix: Option<String>,
     keys: Option<toml::Value>,
     link_max_age_secs: Option<u64>,
     link_skew_secs: Option<u64>,
@@ -146,6 +150,7 @@ impl Config {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             admin_listen: SocketAddr::from(([127, 0, 0, 1], 9090)),
+            path_prefix: PathPrefix::none(),
             keys,
             link: LinkPolicy {
                 max_age_secs: DEFAULT_MAX_AGE_SECS,
@@ -211,6 +216,7 @@ impl Loader<'_> {
                 format!("is the same address as listen ({})", c.listen),
             );
         }
+        c.path_prefix = self.prefix("path_prefix", raw.path_prefix.take());
     }
 
     fn links(&mut self, raw: &mut RawFile, c: &mut Config) {

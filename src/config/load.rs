@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use super::{Config, RawFile, ENV_KEYS, ENV_PREFIX};
 use crate::core::keys::truncate_for_message;
+use crate::core::link::PathPrefix;
 use crate::origin::HostAllowlist;
 
 /// Where environment variables come from: the process ([`ProcessEnv`]) or, in tests, a map.
@@ -271,6 +272,15 @@ impl Loader<'_> {
                 default
             }
         }
+    }
+
+    pub(super) fn prefix(&mut self, key: &str, file: Option<String>) -> PathPrefix {
+        let (text, origin) = self.value(key, file, String::new(), |t| Ok(t.to_owned()));
+        PathPrefix::parse(&text).unwrap_or_else(|e| {
+            let place = self.place(key, &origin);
+            self.error(place, e.to_string());
+            PathPrefix::none()
+        })
     }
 
     pub(super) fn hosts(&mut self, key: &str, file: Option<Vec<String>>) -> HostAllowlist {

@@ -38,6 +38,7 @@ fn defaults_with_keys_from_the_environment() {
     assert!(same(&config, &expected), "{config:#?}");
     assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
     assert_eq!(config.admin_listen.to_string(), "127.0.0.1:9090");
+    assert_eq!(config.path_prefix.as_str(), "", "links at the root");
     assert_eq!(config.link.max_age_secs, 86_400);
     assert_eq!(config.link.skew_secs, 300);
     assert!(!config.allow_private_networks);
@@ -381,4 +382,40 @@ fn the_budget_and_connection_settings_have_minimums() {
     )
     .unwrap();
     assert_eq!(config.h2_max_streams, u32::MAX);
+}
+
+#[test]
+fn the_path_prefix_is_validated_at_load() {
+    let config = from_file("path_prefix = \"/zip\"\n[keys]\nk = \"s\"\n", &[]).unwrap();
+    assert_eq!(config.path_prefix.as_str(), "/zip");
+    let config = from_file(
+        "path_prefix = \"/zip\"\n[keys]\nk = \"s\"\n",
+        &[("ZIPPER_PATH_PREFIX", "/dl/zip")],
+    )
+    .unwrap();
+    assert_eq!(config.path_prefix.as_str(), "/dl/zip", "environment wins");
+    let errors = messages(from_file(
+        "path_prefix = \"/zip/\"\n[keys]\nk = \"s\"\n",
+        &[],
+    ));
+    assert_eq!(
+        errors,
+        ["zipper.toml: path_prefix: must not end with '/' (write \"/zip\")"]
+    );
+    let errors = messages(Config::from_sources(
+        None,
+        &env(&[("ZIPPER_KEYS", "k:s"), ("ZIPPER_PATH_PREFIX", "zip")]),
+    ));
+    assert_eq!(
+        errors,
+        ["ZIPPER_PATH_PREFIX: must start with '/' (e.g. \"/zip\")"]
+    );
+    let errors = messages(Config::from_sources(
+        None,
+        &env(&[("ZIPPER_KEYS", "k:s"), ("ZIPPER_PATH_PREFIX", "/a/../zip")]),
+    ));
+    assert_eq!(
+        errors,
+        ["ZIPPER_PATH_PREFIX: must be a normalised path: no empty, '.' or '..' segment (write \"/zip\")"]
+    );
 }

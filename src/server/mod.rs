@@ -28,7 +28,7 @@ use tokio::task::JoinHandle;
 use crate::budget::Budget;
 use crate::config::Config;
 use crate::core::keys::KeySet;
-use crate::core::link::LinkPolicy;
+use crate::core::link::{LinkPolicy, PathPrefix};
 use crate::core::manifest::ManifestLimits;
 use crate::crc_cache::{CrcCache, CrcReads};
 use crate::metrics::Metrics;
@@ -41,6 +41,8 @@ pub struct AppState {
     pub keys: KeySet,
     /// Link age window.
     pub link_policy: LinkPolicy,
+    /// The path links live under (`path_prefix`).
+    pub path_prefix: PathPrefix,
     /// The origin client (connection pools, guard, retries).
     pub origin: OriginClient,
     /// Manifest bounds.
@@ -85,6 +87,7 @@ impl AppState {
         Ok(AppState {
             keys: config.keys.clone(),
             link_policy: config.link,
+            path_prefix: config.path_prefix.clone(),
             origin,
             manifest_limits: ManifestLimits {
                 max_entries: config.max_entries,
