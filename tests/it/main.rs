@@ -26,3 +26,5 @@ mod browser;
 // Process-wide bounds: the memory budget's admission, stalled and silent HTTP/2 clients, dripping origins,
 // first-file failures as JSON, linear range planning.
 mod limits;
+// The reverse-proxy snippets of config/deploy/ (nginx, Caddy) in front of a real zipper, and the systemd unit.
+mod proxy;
