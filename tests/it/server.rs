@@ -470,6 +470,40 @@ async fn link_errors_answer_before_any_fetch() {
         requests_before,
         "nothing fetched for a refused link"
     );
+    // A path that is not a link says what a link looks like, and does not repeat the path.
+    let got = get(&format!("{base}/just/three-segments/here"), &[]).await;
+    let message = error_message(&got);
+    assert!(
+        message.contains(" /{key_id}/{callback}/{signature}/{filename}"),
+        "{message}"
+    );
+    assert!(!message.contains("three-segments"), "{message}");
+}
+
+/// A loopback origin without `allow_private_networks`: `502 origin_not_allowed`, and the message names the
+/// setting (file and environment forms) and, as every origin error, shows the callback without its query.
+#[tokio::test]
+async fn a_private_origin_is_refused_naming_allow_private_networks() {
+    let demo = start_with(|c| c.allow_private_networks = false).await;
+    let (m, _) = manifest(&demo, &[f("a.bin", 10, 1, true)]);
+    let link = demo.link(&m, "x.zip", now());
+    let got = get(&link, &[]).await;
+    assert_eq!(
+        (got.status, error_code(&got).as_str()),
+        (502, "origin_not_allowed")
+    );
+    let message = error_message(&got);
+    for words in [
+        "allow_private_networks = true",
+        "ZIPPER_ALLOW_PRIVATE_NETWORKS=true",
+    ] {
+        assert!(message.contains(words), "{message}");
+    }
+    assert!(
+        !message.contains("timestamp="),
+        "{message} repeats the query"
+    );
+    assert_eq!(demo.origin.total_requests(), 0);
 }
 
 fn error_message(g: &Got) -> String {
