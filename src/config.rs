@@ -9,8 +9,10 @@
 //! [`Env`] trait so tests pass a map and never call `set_var`. It must never print a secret, and it does not
 //! act on the settings: it binds nothing and starts nothing.
 
+mod file;
 mod keys;
 mod load;
+mod suggest;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -29,6 +31,9 @@ pub const ENV_PREFIX: &str = "ZIPPER_";
 
 /// The environment variable that replaces the file's `[keys]` table: `id:secret,id2:secret2`.
 pub const ENV_KEYS: &str = "ZIPPER_KEYS";
+
+/// `ZIPPER_*` variables zipper reads that are not settings of the table below (`--config`, the log filter).
+pub const OTHER_ENV: &[&str] = &["ZIPPER_CONFIG", "ZIPPER_LOG"];
 
 /// One mebibyte.
 const MIB: u64 = 1024 * 1024;
@@ -102,10 +107,66 @@ pub struct Config {
     /// `max_file_retries` / `ZIPPER_MAX_FILE_RETRIES`: retries of one file in all, even when each retry
     /// makes progress.
     pub max_file_retries: u32,
+    /// Problems that do not stop zipper (an unknown `ZIPPER_*` variable), for the start-up log. Never a
+    /// secret.
+    pub warnings: Vec<String>,
 }
 
-/// The file's shape. Values are checked by [`Loader`] so that every error is collected; `keys` is read as a
-/// raw value so that a type error there cannot quote a secret.
+/// The TOML type a file key must have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// A string.
+    Text,
+    /// An integer, 0 or more.
+    Whole,
+    /// `true` or `false`.
+    Bool,
+    /// An array of strings.
+    TextList,
+    /// The `[keys]` table.
+    Keys,
+}
+
+/// Every file key and its type: the file is checked against this table (all problems at once, each
+/// naming its key) before [`RawFile`] reads it. A new setting adds its line here and its field there
+/// (`tests.rs` checks that both list the same keys).
+const FILE_SETTINGS: &[(&str, Kind)] = &[
+    ("listen", Kind::Text),
+    ("admin_listen", Kind::Text),
+    ("path_prefix", Kind::Text),
+    ("keys", Kind::Keys),
+    ("link_max_age_secs", Kind::Whole),
+    ("link_skew_secs", Kind::Whole),
+    ("allow_private_networks", Kind::Bool),
+    ("callback_hosts", Kind::TextList),
+    ("file_hosts", Kind::TextList),
+    ("max_concurrent_downloads", Kind::Whole),
+    ("shutdown_grace_secs", Kind::Whole),
+    ("manifest_timeout_secs", Kind::Whole),
+    ("manifest_max_bytes", Kind::Whole),
+    ("max_entries", Kind::Whole),
+    ("max_total_bytes", Kind::Whole),
+    ("origin_connect_timeout_secs", Kind::Whole),
+    ("origin_read_timeout_secs", Kind::Whole),
+    ("origin_retries", Kind::Whole),
+    ("origin_retry_backoff_ms", Kind::Whole),
+    ("max_redirects", Kind::Whole),
+    ("prefetch_files", Kind::Whole),
+    ("prefetch_bytes", Kind::Whole),
+    ("client_write_timeout_secs", Kind::Whole),
+    ("request_header_timeout_secs", Kind::Whole),
+    ("crc_cache_entries", Kind::Whole),
+    ("memory_budget_bytes", Kind::Whole),
+    ("origin_min_rate_bytes_per_sec", Kind::Whole),
+    ("h2_max_streams", Kind::Whole),
+    ("max_client_connections", Kind::Whole),
+    ("listen_backlog", Kind::Whole),
+    ("max_file_retries", Kind::Whole),
+];
+
+/// The file's shape, read once every key has passed [`FILE_SETTINGS`]. Values are checked by [`Loader`] so
+/// that every error is collected; `keys` is read as a raw value so that an error there cannot quote a
+/// secret.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawFile {
@@ -181,6 +242,7 @@ impl Config {
             max_client_connections: 10_000,
             listen_backlog: 4096,
             max_file_retries: 10,
+            warnings: Vec::new(),
         }
     }
 }
