@@ -28,3 +28,5 @@ mod browser;
 mod limits;
 // The reverse-proxy snippets of config/deploy/ (nginx, Caddy) in front of a real zipper, and the systemd unit.
 mod proxy;
+// The README's walk-through from `zipper demo` to your own `zipper serve`, with the real binary.
+mod walkthrough;
