@@ -25,17 +25,32 @@ command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need_apt+=(nginx)
 command -v caddy >/dev/null || need_apt+=(caddy)
 # The browser test drives Debian's Chromium (never a browser downloaded by a test tool).
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
+# Installer output goes to a log that is shown only when the install fails.
+quiet() {
+  local log
+  log="$(mktemp)"
+  if ! "$@" >"$log" 2>&1; then
+    echo "failed: $*" >&2
+    tail -n 30 "$log" >&2
+    rm -f "$log"
+    exit 1
+  fi
+  rm -f "$log"
+}
 if [ ${#need_apt[@]} -gt 0 ]; then
-  echo "== installing ${need_apt[*]}"
+  echo "== installing ${need_apt[*]} (apt-get)"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  quiet $SUDO apt-get update -qq
+  quiet $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
 fi
 if [ ! -d tests/tools/browser/node_modules ]; then
   echo "== npm ci (tests/tools/browser: playwright-core)"
-  npm ci --prefix tests/tools/browser --no-audit --no-fund
+  quiet npm ci --prefix tests/tools/browser --no-audit --no-fund
 fi
-cargo nextest --version >/dev/null 2>&1 || cargo install cargo-nextest --locked
+if ! cargo nextest --version >/dev/null 2>&1; then
+  echo "== installing cargo-nextest"
+  quiet cargo install cargo-nextest --locked
+fi
 
 echo "== build"
 cargo build --all-targets
@@ -44,10 +59,15 @@ cargo nextest run --profile ci --no-tests=fail
 
 FUZZ_SECS="${FUZZ_SECS:-20}"
 if [ "$FUZZ_SECS" != "0" ]; then
-  cargo fuzz --version >/dev/null 2>&1 || cargo install cargo-fuzz --locked
+  if ! cargo fuzz --version >/dev/null 2>&1; then
+    echo "== installing cargo-fuzz"
+    quiet cargo install cargo-fuzz --locked
+  fi
   echo "== fuzz (${FUZZ_SECS}s per target)"
   for target in $(sed -n 's/^name = "\(.*\)"$/\1/p' fuzz/Cargo.toml | grep -v '^zipper-fuzz$'); do
+    echo "-- fuzz target $target"
     (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz run "$target" -- -max_total_time="$FUZZ_SECS" -rss_limit_mb=2048 2>&1 | tail -4)
+    echo "-- fuzz target $target: no crash in ${FUZZ_SECS}s"
   done
 fi
 echo "== all tests passed"
