@@ -252,7 +252,7 @@ impl Guard {
         Ok(())
     }
 
-    /// Refuses `addr` if it is a metadata endpoint (always, CONTRACT.md §6), or if it is not public and
+    /// Refuses `addr` if it is a metadata endpoint (always, docs/contract.md, Safety), or if it is not public and
     /// private networks are not allowed.
     pub fn check_addr(&self, host: &str, addr: IpAddr) -> Result<(), GuardError> {
         match classify(addr) {

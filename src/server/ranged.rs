@@ -30,7 +30,7 @@ pub async fn range_archive(
         .map(|l| l.pieces(start, end))
         .unwrap_or_default();
     // What the range first needs from the origin is obtained now, so that its failure is still a JSON
-    // error (CONTRACT.md §5): the first data piece is opened, or, when a record comes first that needs a CRC
+    // error (docs/contract.md, Failures): the first data piece is opened, or, when a record comes first that needs a CRC
     // the manifest and the cache lack (a range inside the central directory), that CRC is read.
     let mut opened = None;
     if let Some((i, piece, need)) = pieces

@@ -30,3 +30,5 @@ mod limits;
 mod proxy;
 // The README's walk-through from `zipper demo` to your own `zipper serve`, with the real binary.
 mod walkthrough;
+// The repository stands alone: Markdown links resolve inside it, nothing points at the workspace outside.
+mod repo_links;
