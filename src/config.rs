@@ -203,6 +203,11 @@ struct RawFile {
     max_file_retries: Option<u64>,
 }
 
+/// The file keys of [`FILE_SETTINGS`], in its order (for suggestions and the known `ZIPPER_*` names).
+fn setting_names() -> impl Iterator<Item = &'static str> {
+    FILE_SETTINGS.iter().map(|(name, _)| *name)
+}
+
 // === impl Config ===
 
 impl Config {

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use super::load::Loader;
 use super::suggest::closest;
-use super::{Kind, RawFile, FILE_SETTINGS};
+use super::{setting_names, Kind, RawFile, FILE_SETTINGS};
 
 /// The file's keys, each with the byte offset of its value.
 type SpannedTable = BTreeMap<String, toml::Spanned<toml::Value>>;
@@ -50,11 +50,6 @@ fn type_name(value: &toml::Value) -> &'static str {
         V::Array(_) => "a list with a value that is not a string",
         V::Table(_) => "a table",
     }
-}
-
-/// The setting names of the file, for suggestions.
-pub(super) fn setting_names() -> impl Iterator<Item = &'static str> {
-    FILE_SETTINGS.iter().map(|(name, _)| *name)
 }
 
 /// The 1-based line of byte offset `at` in `text`.

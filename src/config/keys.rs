@@ -1,8 +1,8 @@
 //! The `[keys]` table and `ZIPPER_KEYS`: the signing keys and where each secret comes from (inline,
 //! `{ env = "VAR" }`, `{ file = "/path" }`). Errors name a key by its id or its position, never by its secret.
 
-use super::file::setting_names;
 use super::load::Loader;
+use super::setting_names;
 use super::suggest::closest;
 use super::ENV_KEYS;
 use crate::core::keys::{truncate_for_message, KeyId, KeySet, Secret};

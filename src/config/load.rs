@@ -338,7 +338,7 @@ impl Loader<'_> {
     /// when one is close (`ZIPPER_MAX_CONCURENT` → `ZIPPER_MAX_CONCURRENT_DOWNLOADS`). Values are never
     /// shown.
     pub(super) fn unknown_env_warnings(&self) -> Vec<String> {
-        let known: Vec<String> = super::file::setting_names()
+        let known: Vec<String> = super::setting_names()
             .map(env_name)
             .chain(OTHER_ENV.iter().map(|s| (*s).to_owned()))
             .collect();

@@ -300,7 +300,7 @@ fn edit_distance_and_closest_name() {
     assert_eq!(edit_distance("abc", ""), 3);
     assert_eq!(edit_distance("abc", "abc"), 0);
     assert_eq!(edit_distance("café", "cafe"), 1);
-    let names = || super::file::setting_names();
+    let names = || super::setting_names();
     assert_eq!(
         closest("max_concurent", names()),
         Some("max_concurrent_downloads")
@@ -332,7 +332,7 @@ fn the_type_table_and_the_file_shape_agree() {
         .split(", ")
         .map(|f| f.split(':').next().unwrap())
         .collect();
-    let mut table: Vec<&str> = super::file::setting_names().collect();
+    let mut table: Vec<&str> = super::setting_names().collect();
     fields.sort_unstable();
     table.sort_unstable();
     assert_eq!(fields, table);
