@@ -184,6 +184,9 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
 fn serve(args: &ServeArgs) -> Result<(), CliError> {
     let config = Config::load(args.config.as_deref(), &ProcessEnv)?;
     init_tracing(config.log_format);
+    for warning in &config.warnings {
+        tracing::warn!("{warning}");
+    }
     tracing::info!(
         listen = %config.listen,
         admin_listen = %config.admin_listen,

@@ -9,8 +9,10 @@
 //! [`Env`] trait so tests pass a map and never call `set_var`. It must never print a secret, and it does not
 //! act on the settings: it binds nothing and starts nothing.
 
+mod file;
 mod keys;
 mod load;
+mod suggest;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -18,7 +20,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::core::keys::KeySet;
-use crate::core::link::{LinkPolicy, DEFAULT_MAX_AGE_SECS, DEFAULT_SKEW_SECS};
+use crate::core::link::{LinkPolicy, PathPrefix, DEFAULT_MAX_AGE_SECS, DEFAULT_SKEW_SECS};
 use crate::origin::HostAllowlist;
 use load::Loader;
 
@@ -30,6 +32,9 @@ pub const ENV_PREFIX: &str = "ZIPPER_";
 /// The environment variable that replaces the file's `[keys]` table: `id:secret,id2:secret2`.
 pub const ENV_KEYS: &str = "ZIPPER_KEYS";
 
+/// `ZIPPER_*` variables zipper reads that are not settings of the table below (`--config`, the log filter).
+pub const OTHER_ENV: &[&str] = &["ZIPPER_CONFIG", "ZIPPER_LOG"];
+
 /// One mebibyte.
 const MIB: u64 = 1024 * 1024;
 
@@ -40,6 +45,9 @@ pub struct Config {
     pub listen: SocketAddr,
     /// `admin_listen` / `ZIPPER_ADMIN_LISTEN`: the health and metrics address.
     pub admin_listen: SocketAddr,
+    /// `path_prefix` / `ZIPPER_PATH_PREFIX`: the path links live under (none: the root); other paths are
+    /// `404 not_found`.
+    pub path_prefix: PathPrefix,
     /// `[keys]` / `ZIPPER_KEYS`: the key set (never empty after loading).
     pub keys: KeySet,
     /// `link_max_age_secs` / `ZIPPER_LINK_MAX_AGE_SECS` and `link_skew_secs` / `ZIPPER_LINK_SKEW_SECS`.
@@ -99,6 +107,9 @@ pub struct Config {
     /// `max_file_retries` / `ZIPPER_MAX_FILE_RETRIES`: retries of one file in all, even when each retry
     /// makes progress.
     pub max_file_retries: u32,
+    /// Problems that do not stop zipper (an unknown `ZIPPER_*` variable), for the start-up log. Never a
+    /// secret.
+    pub warnings: Vec<String>,
     /// `inline_crc_max_bytes` / `ZIPPER_INLINE_CRC_MAX_BYTES`: a stored file of known size up to this many
     /// bytes without a `crc32` is read whole before its local header, which then carries its CRC (no data
     /// descriptor); 0 disables. Capped at an eighth of `memory_budget_bytes` (the whole-file buffer pool).
@@ -139,13 +150,72 @@ impl LogFormat {
     }
 }
 
-/// The file's shape. Values are checked by [`Loader`] so that every error is collected; `keys` is read as a
-/// raw value so that a type error there cannot quote a secret.
+/// The TOML type a file key must have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// A string.
+    Text,
+    /// An integer, 0 or more.
+    Whole,
+    /// `true` or `false`.
+    Bool,
+    /// An array of strings.
+    TextList,
+    /// The `[keys]` table.
+    Keys,
+}
+
+/// Every file key and its type: the file is checked against this table (all problems at once, each
+/// naming its key) before [`RawFile`] reads it. A new setting adds its line here and its field there
+/// (`tests.rs` checks that both list the same keys).
+const FILE_SETTINGS: &[(&str, Kind)] = &[
+    ("listen", Kind::Text),
+    ("admin_listen", Kind::Text),
+    ("path_prefix", Kind::Text),
+    ("keys", Kind::Keys),
+    ("link_max_age_secs", Kind::Whole),
+    ("link_skew_secs", Kind::Whole),
+    ("allow_private_networks", Kind::Bool),
+    ("callback_hosts", Kind::TextList),
+    ("file_hosts", Kind::TextList),
+    ("max_concurrent_downloads", Kind::Whole),
+    ("shutdown_grace_secs", Kind::Whole),
+    ("manifest_timeout_secs", Kind::Whole),
+    ("manifest_max_bytes", Kind::Whole),
+    ("max_entries", Kind::Whole),
+    ("max_total_bytes", Kind::Whole),
+    ("origin_connect_timeout_secs", Kind::Whole),
+    ("origin_read_timeout_secs", Kind::Whole),
+    ("origin_retries", Kind::Whole),
+    ("origin_retry_backoff_ms", Kind::Whole),
+    ("max_redirects", Kind::Whole),
+    ("prefetch_files", Kind::Whole),
+    ("prefetch_bytes", Kind::Whole),
+    ("client_write_timeout_secs", Kind::Whole),
+    ("request_header_timeout_secs", Kind::Whole),
+    ("crc_cache_entries", Kind::Whole),
+    ("memory_budget_bytes", Kind::Whole),
+    ("origin_min_rate_bytes_per_sec", Kind::Whole),
+    ("h2_max_streams", Kind::Whole),
+    ("max_client_connections", Kind::Whole),
+    ("listen_backlog", Kind::Whole),
+    ("max_file_retries", Kind::Whole),
+    ("inline_crc_max_bytes", Kind::Whole),
+    ("report_queue_max", Kind::Whole),
+    ("report_retries", Kind::Whole),
+    ("report_timeout_secs", Kind::Whole),
+    ("log_format", Kind::Text),
+];
+
+/// The file's shape, read once every key has passed [`FILE_SETTINGS`]. Values are checked by [`Loader`] so
+/// that every error is collected; `keys` is read as a raw value so that an error there cannot quote a
+/// secret.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawFile {
     listen: Option<String>,
     admin_listen: Option<String>,
+    path_prefix: Option<String>,
     keys: Option<toml::Value>,
     link_max_age_secs: Option<u64>,
     link_skew_secs: Option<u64>,
@@ -181,6 +251,11 @@ struct RawFile {
     inline_crc_max_bytes: Option<u64>,
 }
 
+/// The file keys of [`FILE_SETTINGS`], in its order (for suggestions and the known `ZIPPER_*` names).
+fn setting_names() -> impl Iterator<Item = &'static str> {
+    FILE_SETTINGS.iter().map(|(name, _)| *name)
+}
+
 // === impl Config ===
 
 impl Config {
@@ -189,6 +264,7 @@ impl Config {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             admin_listen: SocketAddr::from(([127, 0, 0, 1], 9090)),
+            path_prefix: PathPrefix::none(),
             keys,
             link: LinkPolicy {
                 max_age_secs: DEFAULT_MAX_AGE_SECS,
@@ -224,6 +300,7 @@ impl Config {
             report_timeout: crate::report::sender::DEFAULT_TIMEOUT,
             log_format: LogFormat::Pretty,
             inline_crc_max_bytes: MIB,
+            warnings: Vec::new(),
         }
     }
 }
@@ -267,6 +344,7 @@ impl Loader<'_> {
                 format!("is the same address as listen ({})", c.listen),
             );
         }
+        c.path_prefix = self.prefix("path_prefix", raw.path_prefix.take());
     }
 
     fn links(&mut self, raw: &mut RawFile, c: &mut Config) {

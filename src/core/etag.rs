@@ -1,4 +1,4 @@
-//! The archive's strong ETag (CONTRACT.md §4): a SHA-256 over everything the archive's bytes are a function
+//! The archive's strong ETag (docs/contract.md, Responses): a SHA-256 over everything the archive's bytes are a function
 //! of (entry names, kinds, sizes, CRCs, times, methods, inline CRC mode) and, only for a file whose manifest gives no CRC,
 //! its URL standing in for its content. A file with a CRC is identified by that CRC and its size, so an
 //! origin that pre-signs its file URLs anew on every manifest fetch (S3, GCS) keeps one ETag and `If-Range`

@@ -20,7 +20,9 @@ use crate::core::keys::{is_valid_key_id, truncate_for_message, KeyId, KeySet, Se
 use crate::core::names::has_zip_extension;
 
 mod error;
+mod prefix;
 pub use error::{LinkError, Segment};
+pub use prefix::{PathPrefix, PrefixError};
 
 /// Length of a signature segment: 32 bytes of HMAC-SHA256 in base64url without padding.
 pub const SIGNATURE_LEN: usize = 43;

@@ -241,7 +241,7 @@ impl OriginClient {
 
     /// [`OriginClient::get`], whose first request carries `first_target` (a path and query from
     /// [`super::target::exact_target`]) instead of `url`'s own: the manifest GET keeps the callback's
-    /// request target as signed (CONTRACT.md §2). Redirect targets are requested as parsed.
+    /// request target as signed (docs/contract.md, Manifest request). Redirect targets are requested as parsed.
     pub async fn get_with_target(
         &self,
         kind: HostKind,

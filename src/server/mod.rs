@@ -31,7 +31,7 @@ use crate::budget::Budget;
 use crate::config::Config;
 use crate::core::keys::KeySet;
 use crate::core::layout::PlanOptions;
-use crate::core::link::LinkPolicy;
+use crate::core::link::{LinkPolicy, PathPrefix};
 use crate::core::manifest::ManifestLimits;
 use crate::crc_cache::{CrcCache, CrcReads};
 use crate::metrics::{CacheFigures, Metrics, Sampled};
@@ -45,6 +45,8 @@ pub struct AppState {
     pub keys: KeySet,
     /// Link age window.
     pub link_policy: LinkPolicy,
+    /// The path links live under (`path_prefix`).
+    pub path_prefix: PathPrefix,
     /// The origin client (connection pools, guard, retries).
     pub origin: OriginClient,
     /// Manifest bounds.
@@ -114,6 +116,7 @@ impl AppState {
             plan_options,
             keys: config.keys.clone(),
             link_policy: config.link,
+            path_prefix: config.path_prefix.clone(),
             origin,
             manifest_limits: ManifestLimits {
                 max_entries: config.max_entries,

@@ -37,7 +37,7 @@ pub async fn range_archive(
         .unwrap_or_default();
     let works = works(&dl, pieces);
     // What the range first needs from the origin is obtained now, so that its failure is still a JSON
-    // error (CONTRACT.md §5): the first data piece is opened, or, when a record comes first that needs a CRC
+    // error (docs/contract.md, Failures): the first data piece is opened, or, when a record comes first that needs a CRC
     // the manifest and the cache lack (a range inside the central directory), that CRC is read, or an
     // inline CRC entry the range starts in is read whole.
     let mut opened = None;

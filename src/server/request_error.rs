@@ -21,9 +21,15 @@ use crate::zipstream::BoxError;
 /// Everything that can answer a download request before its first byte.
 #[derive(Debug, thiserror::Error)]
 pub enum RequestError {
-    /// Not a route of the public listener.
-    #[error("no such route")]
-    NotFound,
+    /// Not a route of the public listener. The message shows the expected shape, never the path.
+    #[error(
+        "no such route: a download link is {prefix}/{{key_id}}/{{callback}}/{{signature}}/{{filename}} \
+         (4 segments, each percent-encoded, so a '/' inside one is %2F)"
+    )]
+    NotFound {
+        /// The configured `path_prefix` (empty for none).
+        prefix: String,
+    },
     /// Not GET or HEAD.
     #[error("method not allowed: use GET or HEAD")]
     MethodNotAllowed,
@@ -85,7 +91,7 @@ impl RequestError {
 impl HasCode for RequestError {
     fn code(&self) -> Code {
         match self {
-            RequestError::NotFound => Code::NotFound,
+            RequestError::NotFound { .. } => Code::NotFound,
             RequestError::MethodNotAllowed => Code::MethodNotAllowed,
             RequestError::Link(e) => e.code(),
             RequestError::Overloaded => Code::Overloaded,

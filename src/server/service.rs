@@ -94,9 +94,15 @@ async fn download<B>(
     record: &mut Option<DownloadRecord>,
 ) -> Result<Response<Body>, RequestError> {
     // The raw path: hyper does not decode it, so the link is percent-decoded exactly once, by `link`.
-    let path = req.uri().path();
+    let not_found = || RequestError::NotFound {
+        prefix: state.path_prefix.to_string(),
+    };
+    let path = state
+        .path_prefix
+        .strip(req.uri().path())
+        .ok_or_else(not_found)?;
     if path.split('/').count() != 5 {
-        return Err(RequestError::NotFound);
+        return Err(not_found());
     }
     let is_head = match *req.method() {
         HttpMethod::GET => false,

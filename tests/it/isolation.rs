@@ -1,4 +1,4 @@
-//! Nothing leaks between origin apps (issue 11, CONTRACT.md §4 and §6), through the real server: a CRC learnt
+//! Nothing leaks between origin apps (issue 11, docs/contract.md, Responses and Safety), through the real server: a CRC learnt
 //! with one manifest's credentials or under one signing key never serves another's request, and the ETag
 //! survives origins that pre-sign file URLs on every manifest fetch.
 

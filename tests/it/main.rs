@@ -38,3 +38,9 @@ mod logs;
 // Completion reports through the real server: outcomes, retries, refusals, SIGTERM drain, the request id and
 // the origin-side verification snippets (Python, Node, Ruby).
 mod reports;
+// The reverse-proxy snippets of config/deploy/ (nginx, Caddy) in front of a real zipper, and the systemd unit.
+mod proxy;
+// The README's walk-through from `zipper demo` to your own `zipper serve`, with the real binary.
+mod walkthrough;
+// The repository stands alone: Markdown links resolve inside it, nothing points at the workspace outside.
+mod repo_links;
