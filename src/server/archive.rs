@@ -27,8 +27,8 @@ pub async fn full_archive(
         dl.state.prefetch,
         dl.budget.clone(),
         cancel,
-        move |i| match opener.files.get(i) {
-            Some(f) => open_file(&opener.state, &f.source, 0, None),
+        move |i, reads| match opener.files.get(i) {
+            Some(f) => open_file(&opener.state, &f.source, 0, None, reads),
             None => Box::pin(stream::iter([Err::<Bytes, BoxError>(
                 "no such file entry".into(),
             )])),

@@ -14,6 +14,7 @@ use crate::budget::DownloadBudget;
 use crate::core::layout::Plan;
 use crate::core::manifest::FileSource;
 use crate::crc_cache::CrcKey;
+use crate::origin::client::ReadSize;
 use crate::origin::{fetch_file, FileRequest};
 use crate::zipstream::{BoxError, EntryBody};
 
@@ -115,8 +116,14 @@ impl Download {
     }
 }
 
-/// Opens one file (or the window `[start, end)` of it) as an entry body.
-pub fn open_file(state: &AppState, source: &FileSource, start: u64, end: Option<u64>) -> EntryBody {
+/// Opens one file (or the window `[start, end)` of it) as an entry body, read through the pool of `reads`.
+pub fn open_file(
+    state: &AppState,
+    source: &FileSource,
+    start: u64,
+    end: Option<u64>,
+    reads: ReadSize,
+) -> EntryBody {
     let req = FileRequest {
         url: source.url.clone(),
         headers: source.headers.clone(),
@@ -124,5 +131,5 @@ pub fn open_file(state: &AppState, source: &FileSource, start: u64, end: Option<
         start,
         end,
     };
-    Box::pin(fetch_file(&state.origin, req).map(|r| r.map_err(|e| Box::new(e) as BoxError)))
+    Box::pin(fetch_file(&state.origin.with_reads(reads), req).map(|r| r.map_err(|e| Box::new(e) as BoxError)))
 }

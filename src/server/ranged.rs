@@ -14,6 +14,7 @@ use futures_util::{stream, Stream, StreamExt};
 
 use super::download::{open_file, Download, FileItem};
 use super::request_error::RequestError;
+use crate::origin::client::ReadSize;
 use crate::budget::{DownloadBudget, CHUNK};
 use crate::core::layout::{Piece, SegmentKind};
 use crate::zipstream::{BoxError, EntryBody, ZipStreamError};
@@ -158,6 +159,7 @@ fn data_body(dl: &Arc<Download>, k: usize, piece: &Piece) -> Result<EntryBody, Z
         &file.source,
         piece.skip,
         Some(piece.skip + piece.len),
+        ReadSize::Lean,
     );
     let whole = file.source.size == Some(piece.len) && piece.skip == 0;
     let needed = dl
@@ -190,7 +192,7 @@ async fn crc_for(dl: &Arc<Download>, k: usize, file: &FileItem) -> Result<u32, Z
     let read = dl.state.crc_reads.join_or_start(key, async move {
         let _charge = state.budget.borrow(CHUNK).await;
         let (tx, rx) = tokio::sync::oneshot::channel();
-        let mut body = crc_tap(open_file(&state, &source, 0, None), size, move |crc| {
+        let mut body = crc_tap(open_file(&state, &source, 0, None, ReadSize::Lean), size, move |crc| {
             let _ = tx.send(crc);
         });
         while let Some(chunk) = body.next().await {
