@@ -156,7 +156,7 @@ impl DownloadBudget {
     pub async fn floor(&self, n: usize) -> Charge {
         let n = n.clamp(1, FLOOR);
         match Arc::clone(&self.own).acquire_many_owned(permits(n)).await {
-            Ok(permit) => Charge(Some(permit), None),
+            Ok(permit) => Charge::of(permit),
             // The semaphore is never closed.
             Err(_) => Charge::none(),
         }
@@ -168,7 +168,7 @@ impl DownloadBudget {
         Arc::clone(&self.own)
             .try_acquire_many_owned(permits(n))
             .ok()
-            .map(|p| Charge(Some(p), None))
+            .map(Charge::of)
     }
 
     /// Borrows `n` bytes of the shared read-ahead, waiting while it is spent.
@@ -188,32 +188,109 @@ impl DownloadBudget {
 
 async fn borrow_from(pool: &Arc<Semaphore>, n: usize) -> Charge {
     match Arc::clone(pool).acquire_many_owned(permits(n.max(1))).await {
-        Ok(permit) => Charge(Some(permit), None),
+        Ok(permit) => Charge::of(permit),
         Err(_) => Charge::none(),
     }
 }
 
-/// Budget bytes held for one chunk; returned to their pool when dropped. A charge may also hold the same
-/// bytes of a second, narrower limit (a download's own read-ahead cap), see [`Charge::with_cap`].
+/// One entry's room for two bulk chunks (`2 × chunk` bytes), reserved at once from the shared read-ahead
+/// and the download's read-ahead cap, never waited for: a lane that holds one charges its chunks to it, the
+/// way the entry the writer is on charges its floor. The reservation returns to both pools when the lane
+/// and every chunk charged to it are gone.
 #[derive(Debug)]
-pub struct Charge(Option<OwnedSemaphorePermit>, Option<OwnedSemaphorePermit>);
+pub struct BulkFloor {
+    own: Arc<Semaphore>,
+    chunk: usize,
+    reserved: Arc<Reserved>,
+}
+
+#[derive(Debug)]
+struct Reserved {
+    _pool: OwnedSemaphorePermit,
+    _cap: OwnedSemaphorePermit,
+}
+
+impl DownloadBudget {
+    /// Reserves room for two chunks of `chunk` bytes from the shared read-ahead and from `cap` (the
+    /// download's own read-ahead limit) if both have it free now; `None` otherwise.
+    pub fn try_bulk(&self, chunk: usize, cap: &Arc<Semaphore>) -> Option<BulkFloor> {
+        let bytes = chunk.max(1).saturating_mul(2);
+        let cap = Arc::clone(cap)
+            .try_acquire_many_owned(permits(bytes))
+            .ok()?;
+        let pool = Arc::clone(&self.ahead)
+            .try_acquire_many_owned(permits(bytes))
+            .ok()?;
+        Some(BulkFloor {
+            own: Arc::new(Semaphore::new(bytes)),
+            chunk: chunk.max(1),
+            reserved: Arc::new(Reserved {
+                _pool: pool,
+                _cap: cap,
+            }),
+        })
+    }
+}
+
+impl BulkFloor {
+    /// One chunk's charge, waiting until this entry's earlier chunks have been written out.
+    pub async fn take(&self) -> Charge {
+        match Arc::clone(&self.own)
+            .acquire_many_owned(permits(self.chunk))
+            .await
+        {
+            Ok(permit) => Charge {
+                permit: Some(permit),
+                cap: None,
+                _reserved: Some(Arc::clone(&self.reserved)),
+            },
+            // The semaphore is never closed.
+            Err(_) => Charge::none(),
+        }
+    }
+}
+
+/// Budget bytes held for one chunk; returned to their pool when dropped. A charge may also hold the same
+/// bytes of a second, narrower limit (a download's own read-ahead cap), see [`Charge::with_cap`], or a
+/// share of the [`BulkFloor`] it was taken from.
+#[derive(Debug)]
+pub struct Charge {
+    permit: Option<OwnedSemaphorePermit>,
+    cap: Option<OwnedSemaphorePermit>,
+    _reserved: Option<Arc<Reserved>>,
+}
 
 impl Charge {
     /// No bytes held (for chunks that need no accounting, like an empty one).
     pub fn none() -> Charge {
-        Charge(None, None)
+        Charge {
+            permit: None,
+            cap: None,
+            _reserved: None,
+        }
+    }
+
+    fn of(permit: OwnedSemaphorePermit) -> Charge {
+        Charge {
+            permit: Some(permit),
+            cap: None,
+            _reserved: None,
+        }
     }
 
     /// This charge, also holding `cap` (the same bytes of another limit) until dropped.
     pub fn with_cap(mut self, cap: OwnedSemaphorePermit) -> Charge {
-        self.1 = Some(cap);
+        self.cap = Some(cap);
         self
     }
 
     /// Keeps `n` bytes of the charge and returns the rest to the pool (after a read smaller than reserved).
     pub fn shrink_to(&mut self, n: usize) {
         let keep = permits(n.max(1)) as usize;
-        for permit in [self.0.as_mut(), self.1.as_mut()].into_iter().flatten() {
+        for permit in [self.permit.as_mut(), self.cap.as_mut()]
+            .into_iter()
+            .flatten()
+        {
             if permit.num_permits() > keep {
                 let extra = permit.num_permits() - keep;
                 drop(permit.split(extra));
@@ -223,7 +300,9 @@ impl Charge {
 
     /// Bytes held.
     pub fn bytes(&self) -> usize {
-        self.0.as_ref().map_or(0, OwnedSemaphorePermit::num_permits)
+        self.permit
+            .as_ref()
+            .map_or(0, OwnedSemaphorePermit::num_permits)
     }
 
     /// `chunk`, carrying this charge until its last reference (a slice, hyper's write queue) is dropped.
@@ -338,5 +417,37 @@ mod tests {
         // Larger than the pool: takes the whole pool rather than waiting forever.
         let huge = download.file_buffer(pool * 4).await;
         assert_eq!(huge.bytes(), pool);
+    }
+
+    #[tokio::test]
+    async fn a_bulk_floor_is_reserved_whole_or_not_at_all_and_held_by_its_chunks() {
+        let budget = Budget::new(MIN_BUDGET as u64);
+        let download = budget.admit().expect("admitted");
+        let cap = Arc::new(Semaphore::new(300_000));
+        let bulk = download
+            .try_bulk(100_000, &cap)
+            .expect("room for two chunks");
+        assert_eq!(budget.in_use(), FLOOR + 200_000);
+        assert_eq!(cap.available_permits(), 100_000);
+        assert!(
+            download.try_bulk(100_000, &cap).is_none(),
+            "the download's cap has room for one chunk only"
+        );
+        assert_eq!(cap.available_permits(), 100_000, "a refusal takes nothing");
+        let mut charge = bulk.take().await;
+        charge.shrink_to(60_000);
+        let chunk = charge.attach(Bytes::from(vec![3u8; 60_000]));
+        let second = bulk.take().await;
+        let third = tokio::time::timeout(std::time::Duration::from_millis(50), bulk.take()).await;
+        assert!(third.is_err(), "two chunks at most");
+        drop((bulk, second));
+        assert_eq!(
+            budget.in_use(),
+            FLOOR + 200_000,
+            "the reservation outlives its lane while a chunk is unwritten"
+        );
+        drop(chunk);
+        assert_eq!(budget.in_use(), FLOOR);
+        assert_eq!(cap.available_permits(), 300_000);
     }
 }

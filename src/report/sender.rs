@@ -147,9 +147,7 @@ impl Reports {
         }
         let dropped = lock(&inner.queue).push(job);
         if dropped > 0 {
-            inner
-                .metrics
-                .reports_dropped.inc_by(dropped as u64);
+            inner.metrics.reports_dropped.inc_by(dropped as u64);
             tracing::warn!(dropped, "report queue full: oldest reports dropped");
         }
         inner.wake.notify_one();
@@ -177,9 +175,7 @@ impl Reports {
         while queue.pop().is_some() {
             dropped += 1;
         }
-        self.inner
-            .metrics
-            .reports_dropped.inc_by(dropped as u64);
+        self.inner.metrics.reports_dropped.inc_by(dropped as u64);
         Drained { dropped }
     }
 

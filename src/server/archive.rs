@@ -28,8 +28,8 @@ pub async fn full_archive(
         dl.state.prefetch,
         dl.budget.clone(),
         cancel,
-        move |i| match opener.files.get(i) {
-            Some(f) => opener.open(&f.source, 0, None, OriginKind::File),
+        move |i, reads| match opener.files.get(i) {
+            Some(f) => opener.open_reads(&f.source, 0, None, OriginKind::File, reads),
             None => Box::pin(stream::iter([Err::<Bytes, BoxError>(
                 "no such file entry".into(),
             )])),

@@ -16,6 +16,7 @@ use crate::core::layout::Plan;
 use crate::core::manifest::FileSource;
 use crate::crc_cache::CrcKey;
 use crate::metrics::OriginKind;
+use crate::origin::client::ReadSize;
 use crate::origin::{fetch_file, FileRequest};
 use crate::zipstream::{BoxError, EntryBody};
 
@@ -121,7 +122,19 @@ impl Download {
         end: Option<u64>,
         kind: OriginKind,
     ) -> EntryBody {
-        open_file(&self.state, &self.context, source, start, end, kind)
+        self.open_reads(source, start, end, kind, ReadSize::Lean)
+    }
+
+    /// [`Self::open`], read through the pool of `reads` (the read-ahead chooses, [`crate::prefetch`]).
+    pub fn open_reads(
+        &self,
+        source: &FileSource,
+        start: u64,
+        end: Option<u64>,
+        kind: OriginKind,
+        reads: ReadSize,
+    ) -> EntryBody {
+        open_file(&self.state, &self.context, source, start, end, kind, reads)
     }
 
     /// Records a CRC learnt by reading `file` whole.
@@ -132,8 +145,8 @@ impl Download {
     }
 }
 
-/// Opens one file (or the window `[start, end)` of it) as an entry body, sending `context` too; `kind` says
-/// what for (metrics).
+/// Opens one file (or the window `[start, end)` of it) as an entry body, sending `context` too, read
+/// through the pool of `reads`; `kind` says what for (metrics).
 pub fn open_file(
     state: &AppState,
     context: &HeaderMap,
@@ -141,6 +154,7 @@ pub fn open_file(
     start: u64,
     end: Option<u64>,
     kind: OriginKind,
+    reads: ReadSize,
 ) -> EntryBody {
     let req = FileRequest {
         url: source.url.clone(),
@@ -151,5 +165,8 @@ pub fn open_file(
         kind,
         context: context.clone(),
     };
-    Box::pin(fetch_file(&state.origin, req).map(|r| r.map_err(|e| Box::new(e) as BoxError)))
+    Box::pin(
+        fetch_file(&state.origin.with_reads(reads), req)
+            .map(|r| r.map_err(|e| Box::new(e) as BoxError)),
+    )
 }

@@ -22,6 +22,7 @@ use crate::budget::{DownloadBudget, CHUNK};
 use crate::core::encoder::EncodeError;
 use crate::core::layout::{Piece, SegmentKind};
 use crate::metrics::OriginKind;
+use crate::origin::client::ReadSize;
 use crate::zipstream::{BoxError, EntryBody, ZipStreamError};
 
 /// The range `start..end` of `dl`'s archive, once the first file it needs has answered (docs/contract.md, Failures).
@@ -376,7 +377,15 @@ async fn crc_for(dl: &Arc<Download>, k: usize, file: &FileItem) -> Result<u32, Z
         let _charge = state.budget.borrow(CHUNK).await;
         let (tx, rx) = tokio::sync::oneshot::channel();
         let mut body = crc_tap(
-            open_file(&state, &context, &source, 0, None, OriginKind::Crc),
+            open_file(
+                &state,
+                &context,
+                &source,
+                0,
+                None,
+                OriginKind::Crc,
+                ReadSize::Lean,
+            ),
             size,
             move |crc| {
                 let _ = tx.send(crc);

@@ -398,11 +398,7 @@ async fn without_private_networks_a_private_notify_host_is_never_contacted() {
         });
     }
     counted(&metrics, |m| m.reports_failed.get(), 2).await;
-    assert_eq!(
-        metrics.reports_retried.get(),
-        0,
-        "a refusal is not retried"
-    );
+    assert_eq!(metrics.reports_retried.get(), 0, "a refusal is not retried");
     assert_eq!(metrics.reports_sent.get(), 0);
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(accepted.load(Ordering::SeqCst), 0, "never contacted");
