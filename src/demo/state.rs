@@ -28,6 +28,8 @@ pub(super) struct State {
     pub(super) manifests: Mutex<HashMap<u64, Bytes>>,
     pub(super) stats: Mutex<HashMap<String, PathStats>>,
     pub(super) manifest_headers: Mutex<HashMap<String, HeaderMap>>,
+    /// Answer headers of the manifests registered with them, by path.
+    pub(super) manifest_answer_headers: Mutex<HashMap<String, HeaderMap>>,
     pub(super) total_requests: AtomicU64,
     pub(super) total_bytes: AtomicU64,
 }

@@ -23,12 +23,12 @@ use super::AppState;
 use crate::core::etag::archive_etag;
 use crate::core::layout::{EntryKind as LayoutKind, EntrySpec, Method, Plan};
 use crate::core::link::{self, VerifiedLink};
-use crate::core::manifest::{self, Compression, EntryKind, FileSource};
+use crate::core::manifest::{self, Compression, EntryKind, FileSource, Manifest};
 use crate::core::names::content_disposition;
 use crate::core::range::{self, RangeDecision};
 use crate::error::HasCode;
 use crate::metrics::Metrics;
-use crate::origin::{fetch_manifest, FileRequest};
+use crate::origin::{fetch_manifest_response, FileRequest};
 
 /// Answers one request on the public listener.
 pub async fn handle<B>(state: Arc<AppState>, req: Request<B>) -> Response<Body> {
@@ -75,14 +75,21 @@ async fn download<B>(
         .map_err(|_| overloaded())?;
     let budget = state.budget.admit().ok_or_else(overloaded)?;
 
-    let body = fetch_manifest(
+    let fetched = fetch_manifest_response(
         &state.origin,
         verified.callback(),
         manifest_request_headers(state, &verified, now),
     )
     .await?;
-    let planned = plan(state, &body, &verified)?;
-    drop(body);
+    let manifest = manifest::parse_response(
+        &fetched.body,
+        &manifest::BodyHeaders::from_header_map(&fetched.headers),
+        verified.callback(),
+        verified.timestamp(),
+        &state.manifest_limits,
+    )?;
+    drop(fetched);
+    let planned = plan(manifest)?;
     let filename = planned
         .filename
         .unwrap_or_else(|| verified.filename().to_string());
@@ -183,9 +190,8 @@ fn manifest_request_headers(
     headers
 }
 
-/// Validates the manifest and plans the archive.
-fn plan(state: &AppState, body: &[u8], verified: &VerifiedLink) -> Result<Planned, RequestError> {
-    let manifest = manifest::parse_manifest(body, verified.timestamp(), &state.manifest_limits)?;
+/// Plans the archive of a validated manifest (a JSON one or a mod_zip file list).
+fn plan(manifest: Manifest) -> Result<Planned, RequestError> {
     let mut specs = Vec::with_capacity(manifest.entries.len());
     let mut sources = Vec::new();
     for (k, e) in manifest.entries.into_iter().enumerate() {

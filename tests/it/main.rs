@@ -26,3 +26,5 @@ mod browser;
 // Process-wide bounds: the memory budget's admission, stalled and silent HTTP/2 clients, dripping origins,
 // first-file failures as JSON, linear range planning.
 mod limits;
+// An origin written for nginx mod_zip (`X-Archive-Files: zip` and its file list) works unchanged.
+mod mod_zip;
