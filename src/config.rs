@@ -20,6 +20,7 @@ use serde::Deserialize;
 use crate::core::keys::KeySet;
 use crate::core::link::{LinkPolicy, DEFAULT_MAX_AGE_SECS, DEFAULT_SKEW_SECS};
 use crate::origin::HostAllowlist;
+use crate::shared_cache::CacheUrl;
 use load::Loader;
 
 pub use load::{env_name, ConfigError, ConfigErrors, Env, ProcessEnv};
@@ -99,6 +100,9 @@ pub struct Config {
     /// `max_file_retries` / `ZIPPER_MAX_FILE_RETRIES`: retries of one file in all, even when each retry
     /// makes progress.
     pub max_file_retries: u32,
+    /// `cache_url` / `ZIPPER_CACHE_URL`: the fleet's shared cache on Redis (`redis://…`; none: in-process
+    /// caches only).
+    pub cache_url: Option<CacheUrl>,
 }
 
 /// The file's shape. Values are checked by [`Loader`] so that every error is collected; `keys` is read as a
@@ -136,6 +140,7 @@ struct RawFile {
     max_client_connections: Option<u64>,
     listen_backlog: Option<u64>,
     max_file_retries: Option<u64>,
+    cache_url: Option<String>,
 }
 
 // === impl Config ===
@@ -176,6 +181,7 @@ impl Config {
             max_client_connections: 10_000,
             listen_backlog: 4096,
             max_file_retries: 10,
+            cache_url: None,
         }
     }
 }
@@ -199,6 +205,7 @@ impl Loader<'_> {
         self.links(&mut raw, &mut c);
         self.origins(&mut raw, &mut c);
         self.clients(&raw, &mut c);
+        c.cache_url = self.cache_url("cache_url", raw.cache_url.take());
         c
     }
 

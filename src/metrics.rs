@@ -27,6 +27,16 @@ pub struct Metrics {
     pub bytes_sent: AtomicU64,
     /// Range requests answered with 206.
     pub partial_responses: AtomicU64,
+    /// Resumes whose manifest came from a cache (in-process or shared) instead of the origin.
+    pub manifest_cache_hits: AtomicU64,
+    /// Values found (and verified) in the shared cache.
+    pub shared_cache_hits: AtomicU64,
+    /// Values looked up in the shared cache and not found (or not verified).
+    pub shared_cache_misses: AtomicU64,
+    /// Shared-cache operations that failed (connect, timeout, error); each opens the breaker.
+    pub shared_cache_errors: AtomicU64,
+    /// Shared-cache operations skipped: breaker open, a connection attempt running, write queue full.
+    pub shared_cache_skipped: AtomicU64,
 }
 
 impl Metrics {
@@ -37,7 +47,7 @@ impl Metrics {
 
     /// Prometheus text exposition format.
     pub fn render(&self) -> String {
-        let rows: [(&str, &str, &str, &AtomicU64); 9] = [
+        let rows: [(&str, &str, &str, &AtomicU64); 14] = [
             (
                 "zipper_requests_total",
                 "counter",
@@ -91,6 +101,36 @@ impl Metrics {
                 "counter",
                 "Range requests answered with 206.",
                 &self.partial_responses,
+            ),
+            (
+                "zipper_manifest_cache_hits_total",
+                "counter",
+                "Resumes whose manifest came from a cache instead of the origin.",
+                &self.manifest_cache_hits,
+            ),
+            (
+                "zipper_shared_cache_hits_total",
+                "counter",
+                "Values found in the shared (Redis) cache.",
+                &self.shared_cache_hits,
+            ),
+            (
+                "zipper_shared_cache_misses_total",
+                "counter",
+                "Values looked up in the shared (Redis) cache and not found.",
+                &self.shared_cache_misses,
+            ),
+            (
+                "zipper_shared_cache_errors_total",
+                "counter",
+                "Shared-cache operations that failed (each opens the circuit breaker).",
+                &self.shared_cache_errors,
+            ),
+            (
+                "zipper_shared_cache_skipped_total",
+                "counter",
+                "Shared-cache operations skipped (breaker open, connecting, write queue full).",
+                &self.shared_cache_skipped,
             ),
         ];
         let mut out = String::new();

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # zipper's whole test suite, on a fresh Debian machine or a warm one:
 #   1. installs what the tests need when it is missing (unzip, 7z, bsdtar, Java, Python, Node, curl, Debian's
-#      Chromium and playwright-core for the browser test, cargo-nextest, cargo-fuzz),
+#      Chromium and playwright-core for the browser test, redis-server, cargo-nextest, cargo-fuzz),
 #   2. builds once and runs every test with nextest (unit, property, integration with real unzip tools,
 #      including the multi-GiB and 70,000-entry groups),
 #   3. runs each fuzz target for a bounded time (FUZZ_SECS, default 20 s; FUZZ_SECS=0 skips).
@@ -18,6 +18,8 @@ command -v python3 >/dev/null || need_apt+=(python3)
 command -v node >/dev/null || need_apt+=(nodejs)
 command -v npm >/dev/null || need_apt+=(npm)
 command -v curl >/dev/null || need_apt+=(curl)
+# The shared-cache tests start their own redis-server on a free loopback port (tests/it/shared_cache.rs).
+command -v redis-server >/dev/null || need_apt+=(redis-server)
 # The browser test drives Debian's Chromium (never a browser downloaded by a test tool).
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
 if [ ${#need_apt[@]} -gt 0 ]; then

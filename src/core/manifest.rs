@@ -50,6 +50,7 @@
 //!   `serde_json::Value`, a value of the wrong type is skipped, not kept), and files are validated as they
 //!   leave the array (`rules.rs`).
 
+mod canonical;
 mod error;
 mod mod_zip;
 mod rules;
@@ -60,6 +61,7 @@ use serde::de::{self, DeserializeSeed};
 use crate::core::names;
 use wire::{At, Failure, RawFile, TopLevel, Typed};
 
+pub use canonical::to_canonical_json;
 pub use error::{Field, LineField, ManifestError, Problem};
 pub use mod_zip::{parse_mod_zip, parse_response, BodyHeaders, MAX_NAME_SEP_BYTES};
 pub use rules::{is_refused_header, REFUSED_HEADERS};

@@ -3,7 +3,8 @@
 //!
 //! Order of work follows the contract: the link is checked completely (shape, syntax, key, signature, time)
 //! before anything is fetched; then the download is admitted (a concurrency slot and its memory floor, or
-//! `503 overloaded`); then the signed manifest request; then validation and planning; then the first
+//! `503 overloaded`); then the manifest (the signed manifest request, or for a resume a cache:
+//! [`super::manifest_load`]); then validation and planning; then the first
 //! file's answer. Every failure before the first byte is a [`RequestError`] and goes through
 //! [`error_response`], the one place that turns a typed error into a status and JSON body. After the first byte, failures abort the body (see
 //! [`super::body`]). This module moves data between the pure core and the origin client; it holds no
@@ -23,12 +24,12 @@ use super::AppState;
 use crate::core::etag::archive_etag;
 use crate::core::layout::{EntryKind as LayoutKind, EntrySpec, Method, Plan};
 use crate::core::link::{self, VerifiedLink};
-use crate::core::manifest::{self, Compression, EntryKind, FileSource, Manifest};
+use crate::core::manifest::{Compression, EntryKind, FileSource, Manifest};
 use crate::core::names::content_disposition;
 use crate::core::range::{self, RangeDecision};
 use crate::error::HasCode;
 use crate::metrics::Metrics;
-use crate::origin::{fetch_manifest_response, FileRequest};
+use crate::origin::FileRequest;
 
 /// Answers one request on the public listener.
 pub async fn handle<B>(state: Arc<AppState>, req: Request<B>) -> Response<Body> {
@@ -75,21 +76,16 @@ async fn download<B>(
         .map_err(|_| overloaded())?;
     let budget = state.budget.admit().ok_or_else(overloaded)?;
 
-    let fetched = fetch_manifest_response(
-        &state.origin,
-        verified.callback(),
+    let resume = req.headers().contains_key(header::RANGE);
+    let manifest = super::manifest_load::load(
+        state,
+        &verified,
+        now,
+        resume,
         manifest_request_headers(state, &verified, now),
     )
     .await?;
-    let manifest = manifest::parse_response(
-        &fetched.body,
-        &manifest::BodyHeaders::from_header_map(&fetched.headers),
-        verified.callback(),
-        verified.timestamp(),
-        &state.manifest_limits,
-    )?;
-    drop(fetched);
-    let planned = plan(manifest)?;
+    let planned = plan(Arc::unwrap_or_clone(manifest))?;
     let filename = planned
         .filename
         .unwrap_or_else(|| verified.filename().to_string());
@@ -138,6 +134,7 @@ async fn download<B>(
             if is_head {
                 return Ok(res);
             }
+            dl.warm_crcs().await;
             let stream = super::ranged::range_archive(Arc::clone(&dl), start, end + 1).await?;
             Metrics::inc(&state.metrics.partial_responses);
             let len = Some(end - start + 1);

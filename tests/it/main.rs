@@ -28,3 +28,6 @@ mod browser;
 mod limits;
 // An origin written for nginx mod_zip (`X-Archive-Files: zip` and its file list) works unchanged.
 mod mod_zip;
+// The fleet's shared cache on a real redis-server, and the in-process caches alone: resumes on another
+// instance fetch nothing, five resumes fetch the manifest once, a dead Redis fails no download.
+mod shared_cache;
