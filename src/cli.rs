@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use clap::{ArgGroup, Args, Parser, Subcommand};
 
-use crate::config::{Config, ConfigErrors, Env, ProcessEnv};
+use crate::config::{Config, ConfigErrors, Env, LogFormat, ProcessEnv};
 use crate::core::keys::{KeyId, Secret};
 use crate::core::link::{build_link_path, parse_path};
 
@@ -37,7 +37,7 @@ pub const DEFAULT_BASE: &str = "http://127.0.0.1:8080";
         ZIPPER_KEYS=main:change-me zipper serve\n  \
         ZIPPER_SECRET=change-me zipper sign --key-id main --secret-env ZIPPER_SECRET --now \\\n    \
         https://app.example/downloads/42/manifest\n\n\
-        Logging: set ZIPPER_LOG (e.g. ZIPPER_LOG=debug; default info). \
+        Logging: set ZIPPER_LOG (e.g. ZIPPER_LOG=debug; default info) and ZIPPER_LOG_FORMAT (pretty or json). \
         Signing recipe for origin apps: docs/signing.md."
 )]
 pub struct Cli {
@@ -161,7 +161,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Serve(args) => serve(&args),
         Command::Demo(args) => {
-            init_tracing();
+            init_tracing(demo_log_format(&ProcessEnv)?);
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()
@@ -183,7 +183,10 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
 /// Loads and validates the configuration (before anything is bound), then runs the server.
 fn serve(args: &ServeArgs) -> Result<(), CliError> {
     let config = Config::load(args.config.as_deref(), &ProcessEnv)?;
-    init_tracing();
+    init_tracing(config.log_format);
+    for warning in &config.warnings {
+        tracing::warn!("{warning}");
+    }
     tracing::info!(
         listen = %config.listen,
         admin_listen = %config.admin_listen,
@@ -200,15 +203,35 @@ fn serve(args: &ServeArgs) -> Result<(), CliError> {
         .map_err(CliError::Server)
 }
 
-fn init_tracing() {
+/// Logs to stderr in `format`, filtered by `ZIPPER_LOG` (default `info`).
+fn init_tracing(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("ZIPPER_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    // A subscriber may already be installed (e.g. by a test); keep it.
-    let _ = tracing_subscriber::fmt()
+    let lines = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init();
+        .with_writer(std::io::stderr);
+    // A subscriber may already be installed (e.g. by a test); keep it.
+    let _ = match format {
+        LogFormat::Json => lines
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .try_init(),
+        LogFormat::Pretty => lines
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .try_init(),
+    };
+}
+
+/// `zipper demo` has no configuration file: it reads `ZIPPER_LOG_FORMAT` alone.
+fn demo_log_format(env: &dyn Env) -> Result<LogFormat, CliError> {
+    match env.var("ZIPPER_LOG_FORMAT") {
+        None => Ok(LogFormat::default()),
+        Some(text) => {
+            LogFormat::parse(&text).map_err(|e| CliError::Usage(format!("ZIPPER_LOG_FORMAT: {e}")))
+        }
+    }
 }
 
 /// The full link `zipper sign` prints: reads the secret, adds a timestamp if asked, and refuses to print a

@@ -9,8 +9,10 @@
 //! [`Env`] trait so tests pass a map and never call `set_var`. It must never print a secret, and it does not
 //! act on the settings: it binds nothing and starts nothing.
 
+mod file;
 mod keys;
 mod load;
+mod suggest;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -18,7 +20,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::core::keys::KeySet;
-use crate::core::link::{LinkPolicy, DEFAULT_MAX_AGE_SECS, DEFAULT_SKEW_SECS};
+use crate::core::link::{LinkPolicy, PathPrefix, DEFAULT_MAX_AGE_SECS, DEFAULT_SKEW_SECS};
 use crate::origin::HostAllowlist;
 use crate::shared_cache::CacheUrl;
 use load::Loader;
@@ -31,6 +33,9 @@ pub const ENV_PREFIX: &str = "ZIPPER_";
 /// The environment variable that replaces the file's `[keys]` table: `id:secret,id2:secret2`.
 pub const ENV_KEYS: &str = "ZIPPER_KEYS";
 
+/// `ZIPPER_*` variables zipper reads that are not settings of the table below (`--config`, the log filter).
+pub const OTHER_ENV: &[&str] = &["ZIPPER_CONFIG", "ZIPPER_LOG"];
+
 /// One mebibyte.
 const MIB: u64 = 1024 * 1024;
 
@@ -41,6 +46,9 @@ pub struct Config {
     pub listen: SocketAddr,
     /// `admin_listen` / `ZIPPER_ADMIN_LISTEN`: the health and metrics address.
     pub admin_listen: SocketAddr,
+    /// `path_prefix` / `ZIPPER_PATH_PREFIX`: the path links live under (none: the root); other paths are
+    /// `404 not_found`.
+    pub path_prefix: PathPrefix,
     /// `[keys]` / `ZIPPER_KEYS`: the key set (never empty after loading).
     pub keys: KeySet,
     /// `link_max_age_secs` / `ZIPPER_LINK_MAX_AGE_SECS` and `link_skew_secs` / `ZIPPER_LINK_SKEW_SECS`.
@@ -103,15 +111,116 @@ pub struct Config {
     /// `cache_url` / `ZIPPER_CACHE_URL`: the fleet's shared cache on Redis (`redis://…`; none: in-process
     /// caches only).
     pub cache_url: Option<CacheUrl>,
+    /// Problems that do not stop zipper (an unknown `ZIPPER_*` variable), for the start-up log. Never a
+    /// secret.
+    pub warnings: Vec<String>,
+    /// `inline_crc_max_bytes` / `ZIPPER_INLINE_CRC_MAX_BYTES`: a stored file of known size up to this many
+    /// bytes without a `crc32` is read whole before its local header, which then carries its CRC (no data
+    /// descriptor); 0 disables. Capped at an eighth of `memory_budget_bytes` (the whole-file buffer pool).
+    pub inline_crc_max_bytes: u64,
+    /// `report_queue_max` / `ZIPPER_REPORT_QUEUE_MAX`: completion reports waiting to be sent; a full queue
+    /// drops the oldest.
+    pub report_queue_max: usize,
+    /// `report_retries` / `ZIPPER_REPORT_RETRIES`: retries of a report after a connect error, a timeout or
+    /// a 5xx.
+    pub report_retries: u32,
+    /// `report_timeout_secs` / `ZIPPER_REPORT_TIMEOUT_SECS`: longest wait per report attempt.
+    pub report_timeout: Duration,
+    /// `log_format` / `ZIPPER_LOG_FORMAT`: `pretty` (human-readable lines) or `json` (one JSON object a line).
+    pub log_format: LogFormat,
 }
 
-/// The file's shape. Values are checked by [`Loader`] so that every error is collected; `keys` is read as a
-/// raw value so that a type error there cannot quote a secret.
+/// How log lines are written (to stderr).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    /// Human-readable lines: time, level, target, message, fields (colours on a terminal).
+    #[default]
+    Pretty,
+    /// One JSON object a line, the event's fields at the top level.
+    Json,
+}
+
+impl LogFormat {
+    /// Reads `pretty` or `json`.
+    pub fn parse(text: &str) -> Result<LogFormat, String> {
+        match text {
+            "pretty" => Ok(LogFormat::Pretty),
+            "json" => Ok(LogFormat::Json),
+            other => Err(format!(
+                "expected \"json\" or \"pretty\", got \"{}\"",
+                other.chars().take(40).collect::<String>()
+            )),
+        }
+    }
+}
+
+/// The TOML type a file key must have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// A string.
+    Text,
+    /// An integer, 0 or more.
+    Whole,
+    /// `true` or `false`.
+    Bool,
+    /// An array of strings.
+    TextList,
+    /// The `[keys]` table.
+    Keys,
+}
+
+/// Every file key and its type: the file is checked against this table (all problems at once, each
+/// naming its key) before [`RawFile`] reads it. A new setting adds its line here and its field there
+/// (`tests.rs` checks that both list the same keys).
+const FILE_SETTINGS: &[(&str, Kind)] = &[
+    ("listen", Kind::Text),
+    ("admin_listen", Kind::Text),
+    ("path_prefix", Kind::Text),
+    ("keys", Kind::Keys),
+    ("link_max_age_secs", Kind::Whole),
+    ("link_skew_secs", Kind::Whole),
+    ("allow_private_networks", Kind::Bool),
+    ("callback_hosts", Kind::TextList),
+    ("file_hosts", Kind::TextList),
+    ("max_concurrent_downloads", Kind::Whole),
+    ("shutdown_grace_secs", Kind::Whole),
+    ("manifest_timeout_secs", Kind::Whole),
+    ("manifest_max_bytes", Kind::Whole),
+    ("max_entries", Kind::Whole),
+    ("max_total_bytes", Kind::Whole),
+    ("origin_connect_timeout_secs", Kind::Whole),
+    ("origin_read_timeout_secs", Kind::Whole),
+    ("origin_retries", Kind::Whole),
+    ("origin_retry_backoff_ms", Kind::Whole),
+    ("max_redirects", Kind::Whole),
+    ("prefetch_files", Kind::Whole),
+    ("prefetch_bytes", Kind::Whole),
+    ("client_write_timeout_secs", Kind::Whole),
+    ("request_header_timeout_secs", Kind::Whole),
+    ("crc_cache_entries", Kind::Whole),
+    ("memory_budget_bytes", Kind::Whole),
+    ("origin_min_rate_bytes_per_sec", Kind::Whole),
+    ("h2_max_streams", Kind::Whole),
+    ("max_client_connections", Kind::Whole),
+    ("listen_backlog", Kind::Whole),
+    ("max_file_retries", Kind::Whole),
+    ("inline_crc_max_bytes", Kind::Whole),
+    ("report_queue_max", Kind::Whole),
+    ("report_retries", Kind::Whole),
+    ("report_timeout_secs", Kind::Whole),
+    ("log_format", Kind::Text),
+    ("cache_url", Kind::Text),
+];
+
+/// The file's shape, read once every key has passed [`FILE_SETTINGS`]. Values are checked by [`Loader`] so
+/// that every error is collected; `keys` is read as a raw value so that an error there cannot quote a
+/// secret.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawFile {
     listen: Option<String>,
     admin_listen: Option<String>,
+    path_prefix: Option<String>,
     keys: Option<toml::Value>,
     link_max_age_secs: Option<u64>,
     link_skew_secs: Option<u64>,
@@ -141,6 +250,16 @@ struct RawFile {
     listen_backlog: Option<u64>,
     max_file_retries: Option<u64>,
     cache_url: Option<String>,
+    report_queue_max: Option<u64>,
+    report_retries: Option<u64>,
+    report_timeout_secs: Option<u64>,
+    log_format: Option<String>,
+    inline_crc_max_bytes: Option<u64>,
+}
+
+/// The file keys of [`FILE_SETTINGS`], in its order (for suggestions and the known `ZIPPER_*` names).
+fn setting_names() -> impl Iterator<Item = &'static str> {
+    FILE_SETTINGS.iter().map(|(name, _)| *name)
 }
 
 // === impl Config ===
@@ -151,6 +270,7 @@ impl Config {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             admin_listen: SocketAddr::from(([127, 0, 0, 1], 9090)),
+            path_prefix: PathPrefix::none(),
             keys,
             link: LinkPolicy {
                 max_age_secs: DEFAULT_MAX_AGE_SECS,
@@ -182,6 +302,12 @@ impl Config {
             listen_backlog: 4096,
             max_file_retries: 10,
             cache_url: None,
+            report_queue_max: crate::report::sender::DEFAULT_QUEUE_MAX,
+            report_retries: crate::report::sender::DEFAULT_RETRIES,
+            report_timeout: crate::report::sender::DEFAULT_TIMEOUT,
+            log_format: LogFormat::Pretty,
+            inline_crc_max_bytes: MIB,
+            warnings: Vec::new(),
         }
     }
 }
@@ -206,7 +332,15 @@ impl Loader<'_> {
         self.origins(&mut raw, &mut c);
         self.clients(&raw, &mut c);
         c.cache_url = self.cache_url("cache_url", raw.cache_url.take());
+        self.reports(&raw, &mut c);
+        c.log_format = self.log_format("log_format", raw.log_format.take(), c.log_format);
         c
+    }
+
+    fn reports(&mut self, raw: &RawFile, c: &mut Config) {
+        setting!(self, raw, c, size, report_queue_max, report_queue_max, 1);
+        setting!(self, raw, c, u32, report_retries, report_retries, 0);
+        setting!(self, raw, c, secs, report_timeout, report_timeout_secs, 1);
     }
 
     fn listeners(&mut self, raw: &mut RawFile, c: &mut Config) {
@@ -218,6 +352,7 @@ impl Loader<'_> {
                 format!("is the same address as listen ({})", c.listen),
             );
         }
+        c.path_prefix = self.prefix("path_prefix", raw.path_prefix.take());
     }
 
     fn links(&mut self, raw: &mut RawFile, c: &mut Config) {
@@ -348,6 +483,15 @@ impl Loader<'_> {
         );
         setting!(self, raw, c, u32, listen_backlog, listen_backlog, 1);
         setting!(self, raw, c, u32, max_file_retries, max_file_retries, 0);
+        setting!(
+            self,
+            raw,
+            c,
+            int,
+            inline_crc_max_bytes,
+            inline_crc_max_bytes,
+            0
+        );
     }
 }
 

@@ -19,6 +19,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use futures_util::future::{BoxFuture, FutureExt, Shared};
@@ -63,6 +64,22 @@ impl CrcKey {
 pub struct CrcCache {
     inner: Mutex<Inner>,
     capacity: usize,
+    hits: AtomicU64,
+    misses: AtomicU64,
+    evictions: AtomicU64,
+}
+
+/// What the cache has done so far (for the metrics).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CrcCacheStats {
+    /// CRCs held now.
+    pub entries: u64,
+    /// Look-ups that found a CRC.
+    pub hits: u64,
+    /// Look-ups that found none.
+    pub misses: u64,
+    /// CRCs dropped past the bound.
+    pub evictions: u64,
 }
 
 #[derive(Debug, Default)]
@@ -77,13 +94,22 @@ impl CrcCache {
         CrcCache {
             inner: Mutex::new(Inner::default()),
             capacity,
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+            evictions: AtomicU64::new(0),
         }
     }
 
     /// The CRC recorded under `key`, if any.
     pub fn get(&self, key: &CrcKey) -> Option<u32> {
-        let inner = self.inner.lock().ok()?;
-        inner.map.get(key).copied()
+        let found = self.inner.lock().ok()?.map.get(key).copied();
+        let counter = if found.is_some() {
+            &self.hits
+        } else {
+            &self.misses
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        found
     }
 
     /// Records a CRC.
@@ -99,6 +125,7 @@ impl CrcCache {
             while inner.order.len() > self.capacity {
                 if let Some(old) = inner.order.pop_front() {
                     inner.map.remove(&old);
+                    self.evictions.fetch_add(1, Ordering::Relaxed);
                 }
             }
         }
@@ -112,6 +139,16 @@ impl CrcCache {
     /// Whether the cache is empty.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Entries held and look-ups, hits and evictions so far.
+    pub fn stats(&self) -> CrcCacheStats {
+        CrcCacheStats {
+            entries: self.len() as u64,
+            hits: self.hits.load(Ordering::Relaxed),
+            misses: self.misses.load(Ordering::Relaxed),
+            evictions: self.evictions.load(Ordering::Relaxed),
+        }
     }
 }
 
@@ -189,7 +226,7 @@ impl CrcReads {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::atomic::AtomicUsize;
 
     fn key(url: &str, size: u64) -> CrcKey {
         CrcKey::new("k", url, size, &[])
@@ -256,5 +293,14 @@ mod tests {
         assert_eq!(c.get(&key("c", 1)), Some(30));
         assert_eq!(c.get(&key("c", 2)), None);
         assert_eq!(c.len(), 2);
+        assert_eq!(
+            c.stats(),
+            CrcCacheStats {
+                entries: 2,
+                hits: 2,
+                misses: 2,
+                evictions: 1
+            }
+        );
     }
 }

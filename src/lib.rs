@@ -4,7 +4,8 @@
 //! checks the link; [`origin::manifest`] fetches the manifest, which [`core::manifest`] validates into entries;
 //! [`core::layout`] plans the archive (exact length, offsets, ZIP64 choices); [`origin::files`] fetches the
 //! files ahead of the writer; [`core::encoder`] turns the plan and file bytes into archive bytes, which
-//! [`server`] streams to the client, aborting the response if the archive cannot be finished correctly.
+//! [`server`] streams to the client, aborting the response if the archive cannot be finished correctly;
+//! when it has ended, [`report`] tells the manifest's `notify_url` how it went.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -19,6 +20,8 @@ pub mod manifest_cache;
 pub mod metrics;
 pub mod origin;
 pub mod prefetch;
+pub mod report;
+pub mod request_id;
 pub mod server;
 pub mod shared_cache;
 pub mod zipstream;

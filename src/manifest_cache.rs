@@ -149,6 +149,8 @@ mod tests {
     fn manifest(files: usize, url_len: usize) -> Arc<Manifest> {
         Arc::new(Manifest {
             filename: None,
+            notify_url: None,
+            renamed: Vec::new(),
             entries: (0..files)
                 .map(|i| Entry {
                     path: i.to_string(),

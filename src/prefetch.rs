@@ -14,20 +14,29 @@
 //!   A client slower than its origin therefore holds at most one first chunk per entry ahead; a fast one
 //!   gets as much read-ahead as the budget allows.
 //!
+//! - a download whose client has been taking its bytes fast ([`BULK_MIN_RATE`]) opens its next entries with
+//!   bulk reads ([`ReadSize::Bulk`], 256 KiB instead of 32 KiB: the CPU of a fast download is mostly
+//!   per-read kernel and wake-up work) when the shared read-ahead and the download's cap have room for two
+//!   such chunks *now*: the entry reserves them ([`BulkFloor`]) and charges its chunks there instead. Slow
+//!   clients and a crowd that has spent the read-ahead keep lean reads, so nothing here changes what they hold.
+//!
 //! Dropping the returned stream, or cancelling `parent`, stops every fetch at once, wherever it waits
 //! (origin, budget or channel), which closes its origin connection. This module knows nothing of HTTP or
 //! zip: it moves `Bytes` from bodies opened by the caller to the zip writer.
 
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::{FutureExt, Stream, StreamExt};
 use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::{CancellationToken, DropGuard};
 
-use crate::budget::{Charge, DownloadBudget, CHUNK, FLOOR};
+use crate::budget::{BulkFloor, Charge, DownloadBudget, CHUNK, FLOOR};
+use crate::origin::client::ReadSize;
 use crate::zipstream::{BoxError, EntryBody};
 
 /// Bounds of the read-ahead.
@@ -47,7 +56,43 @@ type Chunk = Result<Bytes, BoxError>;
 
 /// How long the current lane must have been waiting for more body bytes before entries ahead read on: a
 /// handoff between tasks makes many reads wait a few microseconds, which says nothing about the origin.
-const MID_BODY_GRACE: std::time::Duration = std::time::Duration::from_millis(2);
+const MID_BODY_GRACE: Duration = Duration::from_millis(2);
+
+/// The rate at which a client must have taken its archive so far for the next entries to be read in bulk.
+/// A client this fast moves a lean chunk every millisecond, so per-read costs show; one slower than this
+/// gains nothing from bigger chunks but would hold them.
+pub const BULK_MIN_RATE: u64 = 32 * 1024 * 1024;
+
+/// How much a client must have taken before its rate is judged.
+const BULK_EVIDENCE: u64 = 1024 * 1024;
+
+/// What the writer has taken so far: the bytes and when the first came.
+#[derive(Debug, Default)]
+struct Progress {
+    delivered: AtomicU64,
+    since: OnceLock<Instant>,
+}
+
+impl Progress {
+    fn record(&self, n: usize) {
+        self.since.get_or_init(Instant::now);
+        self.delivered.fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    /// Whether the writer has taken at least [`BULK_EVIDENCE`] at [`BULK_MIN_RATE`] or faster.
+    fn fast(&self) -> bool {
+        let bytes = self.delivered.load(Ordering::Relaxed);
+        let Some(since) = self.since.get() else {
+            return false;
+        };
+        bytes >= BULK_EVIDENCE && is_fast(bytes, since.elapsed())
+    }
+}
+
+/// `bytes` in `elapsed` is at least [`BULK_MIN_RATE`].
+fn is_fast(bytes: u64, elapsed: Duration) -> bool {
+    (bytes as u128) * 1_000_000 >= (BULK_MIN_RATE as u128) * elapsed.as_micros().max(1)
+}
 
 /// What the lanes of one download share.
 struct Lanes {
@@ -59,10 +104,12 @@ struct Lanes {
     /// Whether the current entry's lane has been waiting for more body bytes longer than
     /// [`MID_BODY_GRACE`].
     origin_bound: watch::Sender<bool>,
+    progress: Arc<Progress>,
     cancel: CancellationToken,
 }
 
-/// Opens `count` bodies in order with `open(k)` and yields them to the writer in order, fetching ahead
+/// Opens `count` bodies in order with `open(k, reads)` (`reads`: the largest chunk the body may yield,
+/// which its lane has room for) and yields them to the writer in order, fetching ahead
 /// within `limits` and `budget`. Must be called inside a tokio runtime (it spawns one task per entry in
 /// flight); every task stops when `parent` is cancelled or the stream is dropped.
 pub fn prefetch_until<F>(
@@ -73,7 +120,7 @@ pub fn prefetch_until<F>(
     mut open: F,
 ) -> impl Stream<Item = Result<EntryBody, BoxError>> + Send + Unpin + 'static
 where
-    F: FnMut(usize) -> EntryBody + Send + 'static,
+    F: FnMut(usize, ReadSize) -> EntryBody + Send + 'static,
 {
     let cancel = parent.child_token();
     let files = Arc::new(Semaphore::new(
@@ -88,6 +135,7 @@ where
         )),
         current: current_rx,
         origin_bound: watch::channel(false).0,
+        progress: Arc::default(),
         cancel: cancel.clone(),
     });
     let (bodies_tx, bodies_rx) = mpsc::unbounded_channel::<EntryBody>();
@@ -98,10 +146,10 @@ where
                 p = Arc::clone(&files).acquire_owned() => match p { Ok(p) => p, Err(_) => return },
             };
             let (tx, rx) = mpsc::channel::<Chunk>(CHANNEL_CHUNKS);
-            tokio::spawn(lane(k, open(k), tx, Arc::clone(&lanes)));
             let reader = EntryReader {
                 index: k,
                 rx,
+                progress: Arc::clone(&lanes.progress),
                 current: Arc::clone(&current_tx),
                 announced: false,
                 _slot: permit,
@@ -109,6 +157,29 @@ where
             if bodies_tx.send(Box::pin(reader)).is_err() {
                 return;
             }
+            // Entries after the first are opened once the writer is past the first one (they would not
+            // read before), when the client's pace so far is known. Their readers are out already, so the
+            // writer can move on to them meanwhile.
+            if k >= 1 {
+                let mut current = lanes.current.clone();
+                tokio::select! {
+                    _ = lanes.cancel.cancelled() => return,
+                    r = current.wait_for(|c| *c >= 1) => if r.is_err() { return },
+                }
+            }
+            let bulk = if k >= 1 && lanes.progress.fast() {
+                lanes
+                    .budget
+                    .try_bulk(ReadSize::Bulk.max_chunk(), &lanes.ahead_cap)
+            } else {
+                None
+            };
+            let reads = if bulk.is_some() {
+                ReadSize::Bulk
+            } else {
+                ReadSize::Lean
+            };
+            tokio::spawn(lane(k, open(k, reads), bulk, tx, Arc::clone(&lanes)));
         }
     });
     Bodies {
@@ -117,8 +188,15 @@ where
     }
 }
 
-/// Pulls entry `k`'s body from its origin into its channel, one charged chunk at a time.
-async fn lane(k: usize, mut body: EntryBody, tx: mpsc::Sender<Chunk>, lanes: Arc<Lanes>) {
+/// Pulls entry `k`'s body from its origin into its channel, one charged chunk at a time: to `bulk` when
+/// the entry has one, else to the floor (current entry) or the read-ahead (entries ahead).
+async fn lane(
+    k: usize,
+    mut body: EntryBody,
+    bulk: Option<BulkFloor>,
+    tx: mpsc::Sender<Chunk>,
+    lanes: Arc<Lanes>,
+) {
     let mut current = lanes.current.clone();
     let mut origin_bound = lanes.origin_bound.subscribe();
     let cancel = &lanes.cancel;
@@ -126,9 +204,15 @@ async fn lane(k: usize, mut body: EntryBody, tx: mpsc::Sender<Chunk>, lanes: Arc
     loop {
         let is_current = *current.borrow_and_update() >= k;
         let charge = if is_current {
-            tokio::select! {
-                _ = cancel.cancelled() => return,
-                c = lanes.budget.floor(CHUNK) => c,
+            match &bulk {
+                Some(bulk) => tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    c = bulk.take() => c,
+                },
+                None => tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    c = lanes.budget.floor(CHUNK) => c,
+                },
             }
         } else {
             // Ahead of the writer. The first chunk (the request and its latency) once the writer is past the
@@ -149,7 +233,12 @@ async fn lane(k: usize, mut body: EntryBody, tx: mpsc::Sender<Chunk>, lanes: Arc
             let borrowed = tokio::select! {
                 _ = cancel.cancelled() => return,
                 _ = current.wait_for(|c| *c >= k) => continue,
-                c = borrow_ahead(&lanes) => c,
+                c = async {
+                    match &bulk {
+                        Some(bulk) => Some(bulk.take().await),
+                        None => borrow_ahead(&lanes).await,
+                    }
+                } => c,
             };
             match borrowed {
                 Some(c) => c,
@@ -235,6 +324,7 @@ impl Stream for Bodies {
 struct EntryReader {
     index: usize,
     rx: mpsc::Receiver<Chunk>,
+    progress: Arc<Progress>,
     current: Arc<watch::Sender<usize>>,
     announced: bool,
     _slot: OwnedSemaphorePermit,
@@ -253,7 +343,11 @@ impl Stream for EntryReader {
                 changed
             });
         }
-        self.rx.poll_recv(cx)
+        let polled = self.rx.poll_recv(cx);
+        if let Poll::Ready(Some(Ok(chunk))) = &polled {
+            self.progress.record(chunk.len());
+        }
+        polled
     }
 }
 
@@ -284,7 +378,7 @@ mod tests {
             bytes: 1000,
         };
         let (_b, d) = budget();
-        let mut bodies = prefetch_until(10, limits, d, &CancellationToken::new(), |k| {
+        let mut bodies = prefetch_until(10, limits, d, &CancellationToken::new(), |k, _| {
             Box::pin(futures_util::stream::iter([Ok::<Bytes, BoxError>(
                 Bytes::from(vec![k as u8; k + 1]),
             )]))
@@ -308,7 +402,7 @@ mod tests {
             bytes: 1 << 20,
         };
         let (b, d) = budget();
-        let mut bodies = prefetch_until(4, limits, d, &CancellationToken::new(), move |k| {
+        let mut bodies = prefetch_until(4, limits, d, &CancellationToken::new(), move |k, _| {
             counting_body(1000, 1000, Arc::clone(&p2[k]))
         });
         // Take the first body and hold its first chunk (as hyper holds bytes the client has not taken).
@@ -343,6 +437,70 @@ mod tests {
         assert_eq!(b.in_use(), 0, "every charge returned");
     }
 
+    /// Reads `count` entries of 4 × 256 KiB each, pausing `pause` after each chunk; returns the read size
+    /// each entry was opened with.
+    async fn reads_chosen(count: usize, pause: Duration) -> Vec<ReadSize> {
+        let chosen = Arc::new(std::sync::Mutex::new(vec![None; count]));
+        let c2 = Arc::clone(&chosen);
+        let limits = PrefetchLimits {
+            files: 2,
+            bytes: 8 << 20,
+        };
+        let (b, d) = budget();
+        let mut bodies =
+            prefetch_until(count, limits, d, &CancellationToken::new(), move |k, r| {
+                if let Ok(mut c) = c2.lock() {
+                    c[k] = Some(r);
+                }
+                Box::pin(futures_util::stream::iter(0..4).map(|_| {
+                    Ok::<Bytes, BoxError>(Bytes::from(vec![1u8; ReadSize::Bulk.max_chunk()]))
+                }))
+            });
+        while let Some(Ok(mut body)) = bodies.next().await {
+            while let Some(Ok(chunk)) = body.next().await {
+                assert!(b.in_use() <= b.limit());
+                drop(chunk);
+                if !pause.is_zero() {
+                    tokio::time::sleep(pause).await;
+                }
+            }
+        }
+        drop(bodies);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert_eq!(b.in_use(), 0, "every charge and reservation returned");
+        let chosen = chosen.lock().map(|c| c.clone()).unwrap_or_default();
+        chosen.into_iter().map(|r| r.expect("opened")).collect()
+    }
+
+    #[tokio::test]
+    async fn a_fast_writer_gets_bulk_reads_after_the_first_megabyte() {
+        let reads = reads_chosen(6, Duration::ZERO).await;
+        assert_eq!(
+            reads[0],
+            ReadSize::Lean,
+            "nothing is known of the client yet"
+        );
+        assert_eq!(reads[5], ReadSize::Bulk, "{reads:?}");
+    }
+
+    #[tokio::test]
+    async fn a_slow_writer_keeps_lean_reads() {
+        // 256 KiB per 20 ms is 12.5 MiB/s, under BULK_MIN_RATE.
+        let reads = reads_chosen(3, Duration::from_millis(20)).await;
+        assert_eq!(reads, vec![ReadSize::Lean; 3]);
+    }
+
+    #[test]
+    fn the_rate_rule() {
+        assert!(is_fast(BULK_MIN_RATE, Duration::from_secs(1)));
+        assert!(!is_fast(BULK_MIN_RATE - 1, Duration::from_secs(1)));
+        assert!(
+            is_fast(1 << 20, Duration::ZERO),
+            "no time at all counts as a microsecond"
+        );
+        assert!(!is_fast(1 << 20, Duration::from_millis(100)));
+    }
+
     /// A current entry whose origin sends one chunk at once, then waits `pause` (before its first chunk
     /// too when `slow_start`).
     fn slow_current(slow_start: bool, pause: Duration) -> EntryBody {
@@ -371,17 +529,23 @@ mod tests {
         };
         let (b, d) = budget();
         let slow = usize::from(past_first);
-        let mut bodies = prefetch_until(slow + 2, limits, d, &CancellationToken::new(), move |k| {
-            if k < slow {
-                Box::pin(futures_util::stream::iter([Ok::<Bytes, BoxError>(
-                    Bytes::from_static(b"tiny"),
-                )])) as EntryBody
-            } else if k == slow {
-                slow_current(slow_start, Duration::from_millis(300))
-            } else {
-                counting_body(1000, 1000, Arc::clone(&p2))
-            }
-        });
+        let mut bodies = prefetch_until(
+            slow + 2,
+            limits,
+            d,
+            &CancellationToken::new(),
+            move |k, _| {
+                if k < slow {
+                    Box::pin(futures_util::stream::iter([Ok::<Bytes, BoxError>(
+                        Bytes::from_static(b"tiny"),
+                    )])) as EntryBody
+                } else if k == slow {
+                    slow_current(slow_start, Duration::from_millis(300))
+                } else {
+                    counting_body(1000, 1000, Arc::clone(&p2))
+                }
+            },
+        );
         if past_first {
             let mut tiny = bodies.next().await.expect("body").expect("ok");
             while tiny.next().await.is_some() {}
@@ -436,7 +600,7 @@ mod tests {
             bytes: 1 << 20,
         };
         let (b, d) = budget();
-        let bodies = prefetch_until(2, limits, d, &CancellationToken::new(), move |_| {
+        let bodies = prefetch_until(2, limits, d, &CancellationToken::new(), move |_, _| {
             let p = Arc::clone(&p2);
             Box::pin(futures_util::stream::repeat_with(move || {
                 p.fetch_add(1, Ordering::SeqCst);

@@ -585,13 +585,13 @@ mod tests {
         let secret = Secret::new("secret-a-0123456789").expect("secret");
         let key = CrcKey::new("k", "https://h/f", 1, &[]);
         assert_eq!(cache.get_crcs(&[key], &secret).await, vec![None]);
-        assert_eq!(metrics.shared_cache_errors.load(Ordering::Relaxed), 1);
+        assert_eq!(metrics.shared_cache_errors.get(), 1);
         // The breaker is open: the next reads do not try again.
         for _ in 0..10 {
             assert_eq!(cache.get_crcs(&[key], &secret).await, vec![None]);
         }
-        assert_eq!(metrics.shared_cache_errors.load(Ordering::Relaxed), 1);
-        assert!(metrics.shared_cache_skipped.load(Ordering::Relaxed) >= 10);
+        assert_eq!(metrics.shared_cache_errors.get(), 1);
+        assert!(metrics.shared_cache_skipped.get() >= 10);
         cache.put_crc(&key, &secret, 1, 10);
         cache.flush().await;
     }

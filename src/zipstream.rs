@@ -4,7 +4,10 @@
 //! Stored data passes through as the very `Bytes` the source produced (no copy); deflate entries go through
 //! async-compression. Output is pulled: nothing is read from a body until the consumer asks for the next
 //! chunk, so a slow client slows the sources down and memory stays at one chunk per entry in flight plus the
-//! central directory. On any error the stream yields that error and ends; the caller must then abort the
+//! central directory. An entry in inline CRC mode (a small stored file without a CRC) is the exception: it is
+//! read whole into one buffer charged to the download's whole-file buffer pool (waiting while that is
+//! spent) before its local header, which then carries the CRC; the chunks are copied in and dropped, so
+//! their floor charges return and the read goes on. On any error the stream yields that error and ends; the caller must then abort the
 //! response (never finish an archive that misstates a file). This module owns no sockets, no retries and
 //! no prefetching: those belong to the caller that builds the body stream.
 
@@ -19,6 +22,7 @@ use futures_util::{Stream, StreamExt, TryStreamExt};
 use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio_util::io::StreamReader;
 
+use crate::budget::DownloadBudget;
 use crate::core::encoder::{EncodeError, Encoder};
 use crate::core::layout::{Method, Plan};
 
@@ -79,6 +83,10 @@ type Deflater = DeflateEncoder<StreamReader<Tally<EntryBody>, Bytes>>;
 enum Phase {
     NextEntry,
     Stored(EntryBody),
+    /// An inline CRC entry, to be read whole before its header.
+    Whole(EntryBody),
+    /// The data of an inline CRC entry whose header has just gone out.
+    Buffered(Bytes),
     Deflated(Box<Deflater>),
     Central,
     Done,
@@ -87,11 +95,20 @@ enum Phase {
 /// Called with (entry index, CRC-32) each time a file entry has been written completely.
 pub type OnEntry = Box<dyn FnMut(usize, u32) + Send>;
 
+/// What the archive stream reports and charges on its way. The default does neither.
+#[derive(Default)]
+pub struct StreamHooks {
+    /// Called with each file entry's CRC once it is written (to fill a CRC cache).
+    pub on_entry: Option<OnEntry>,
+    /// Where the whole-file buffers of inline CRC entries are charged (none: uncharged).
+    pub budget: Option<DownloadBudget>,
+}
+
 struct State<S> {
     enc: Encoder<Arc<Plan>>,
     bodies: S,
     phase: Phase,
-    on_entry: Option<OnEntry>,
+    hooks: StreamHooks,
 }
 
 /// The archive for `plan` as a stream of chunks. `bodies` yields one body per FILE entry (directories take
@@ -103,14 +120,14 @@ pub fn zip_stream<S>(
 where
     S: Stream<Item = Result<EntryBody, BoxError>> + Send + Unpin + 'static,
 {
-    zip_stream_observed(plan, bodies, None)
+    zip_stream_observed(plan, bodies, StreamHooks::default())
 }
 
-/// [`zip_stream`], calling `on_entry` with each file entry's CRC once it is written (to fill a CRC cache).
+/// [`zip_stream`] with `hooks`: an observer of each file entry's CRC, the budget of whole-file buffers.
 pub fn zip_stream_observed<S>(
     plan: Arc<Plan>,
     bodies: S,
-    on_entry: Option<OnEntry>,
+    hooks: StreamHooks,
 ) -> impl Stream<Item = Result<Bytes, ZipStreamError>> + Send
 where
     S: Stream<Item = Result<EntryBody, BoxError>> + Send + Unpin + 'static,
@@ -119,7 +136,7 @@ where
         enc: Encoder::new(plan),
         bodies,
         phase: Phase::NextEntry,
-        on_entry,
+        hooks,
     };
     futures_util::stream::try_unfold(state, step)
 }
@@ -139,21 +156,16 @@ where
                     st.phase = Phase::Central;
                     continue;
                 };
+                if entry.inline_crc {
+                    st.phase = Phase::Whole(next_body(&mut st, &entry.name).await?);
+                    continue;
+                }
                 let mut header = st.enc.begin_entry()?;
                 if entry.is_dir() {
                     header.extend_from_slice(&st.enc.end_entry()?);
                     st.phase = Phase::NextEntry;
                 } else {
-                    let body = match st.bodies.next().await {
-                        Some(Ok(body)) => body,
-                        Some(Err(source)) => {
-                            return Err(ZipStreamError::Source {
-                                entry: entry.name.clone(),
-                                source,
-                            })
-                        }
-                        None => return Err(ZipStreamError::MissingBody(entry.name.clone())),
-                    };
+                    let body = next_body(&mut st, &entry.name).await?;
                     st.phase = match entry.method() {
                         Method::Store => Phase::Stored(body),
                         Method::Deflate => {
@@ -186,6 +198,17 @@ where
                     }
                 }
             },
+            Phase::Whole(body) => {
+                let (header, data) = read_whole(&mut st, body).await?;
+                st.phase = Phase::Buffered(data);
+                return Ok(Some((header, st)));
+            }
+            Phase::Buffered(data) => {
+                st.phase = Phase::NextEntry;
+                if !data.is_empty() {
+                    return Ok(Some((data, st)));
+                }
+            }
             Phase::Deflated(mut deflater) => {
                 let mut buf = BytesMut::with_capacity(DEFLATE_CHUNK);
                 match deflater.read_buf(&mut buf).await {
@@ -231,10 +254,69 @@ where
     }
 }
 
+/// The body of the next file entry, named `name`.
+async fn next_body<S>(st: &mut State<S>, name: &str) -> Result<EntryBody, ZipStreamError>
+where
+    S: Stream<Item = Result<EntryBody, BoxError>> + Send + Unpin,
+{
+    match st.bodies.next().await {
+        Some(Ok(body)) => Ok(body),
+        Some(Err(source)) => Err(ZipStreamError::Source {
+            entry: name.to_string(),
+            source,
+        }),
+        None => Err(ZipStreamError::MissingBody(name.to_string())),
+    }
+}
+
+/// Reads the next entry (inline CRC mode) whole into one charged buffer, then runs it through the encoder:
+/// its local header (with the CRC) and its data. Nothing of the entry is yielded unless its size is right.
+async fn read_whole<S>(
+    st: &mut State<S>,
+    mut body: EntryBody,
+) -> Result<(Bytes, Bytes), ZipStreamError> {
+    let plan = Arc::clone(st.enc.plan());
+    let k = st.enc.next_entry();
+    let entry = plan
+        .entries()
+        .get(k)
+        .ok_or(EncodeError::Misuse("no entry to read whole"))?;
+    let size = entry.size().unwrap_or(0);
+    let cap = usize::try_from(size).map_err(|_| EncodeError::Misuse("inline entry too large"))?;
+    // Taken before the first byte is copied: the download holds at most this buffer plus its floor.
+    let charge = match &st.hooks.budget {
+        Some(budget) => budget.file_buffer(cap).await,
+        None => crate::budget::Charge::none(),
+    };
+    let mut buf = BytesMut::with_capacity(cap);
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|source| ZipStreamError::Source {
+            entry: entry.name.clone(),
+            source,
+        })?;
+        if buf.len() + chunk.len() > cap {
+            return Err(EncodeError::TooLong {
+                name: entry.name.clone(),
+                expected: size,
+            }
+            .into());
+        }
+        // Copied, and the chunk (with its floor charge) dropped, so the floor serves the next read.
+        buf.extend_from_slice(&chunk);
+    }
+    let mut header = st.enc.begin_entry_with_crc(crc32fast::hash(&buf))?;
+    st.enc.add_stored(&buf)?;
+    header.extend_from_slice(&st.enc.end_entry()?);
+    st.report_last();
+    Ok((Bytes::from(header), charge.attach(buf.freeze())))
+}
+
 impl<S> State<S> {
     /// Reports the entry that just ended to the observer.
     fn report_last(&mut self) {
-        if let (Some(cb), Some(outcome)) = (self.on_entry.as_mut(), self.enc.outcomes().last()) {
+        if let (Some(cb), Some(outcome)) =
+            (self.hooks.on_entry.as_mut(), self.enc.outcomes().last())
+        {
             cb(self.enc.outcomes().len() - 1, outcome.crc32);
         }
     }
@@ -285,4 +367,115 @@ where
 /// An [`EntryBody`] over bytes already in memory.
 pub fn body_from_bytes(bytes: Bytes) -> EntryBody {
     Box::pin(futures_util::stream::iter([Ok(bytes)]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::budget::{Budget, CHUNK, MIN_BUDGET};
+    use crate::core::encoder::encode_stored_in_memory;
+    use crate::core::layout::{EntryKind, EntrySpec, PlanOptions};
+    use futures_util::stream;
+    use std::time::Duration;
+
+    fn plan(sizes: &[usize], threshold: u64) -> Plan {
+        let specs = sizes
+            .iter()
+            .enumerate()
+            .map(|(i, s)| EntrySpec {
+                name: format!("f{i}"),
+                modified_unix: 1,
+                kind: EntryKind::File {
+                    size: Some(*s as u64),
+                    crc32: None,
+                    method: Method::Store,
+                },
+            })
+            .collect();
+        Plan::with_options(
+            specs,
+            PlanOptions {
+                inline_crc_max_bytes: threshold,
+            },
+        )
+        .expect("plan")
+    }
+
+    /// A body whose chunks each take a floor charge first, as the read-ahead's current lane does: a writer
+    /// that kept them would wait forever for a third chunk.
+    fn floor_charged(data: Vec<u8>, budget: DownloadBudget) -> EntryBody {
+        let chunks: Vec<Bytes> = data.chunks(CHUNK).map(Bytes::copy_from_slice).collect();
+        Box::pin(stream::iter(chunks).then(move |chunk| {
+            let budget = budget.clone();
+            async move {
+                let mut charge = budget.floor(CHUNK).await;
+                charge.shrink_to(chunk.len());
+                Ok::<Bytes, BoxError>(charge.attach(chunk))
+            }
+        }))
+    }
+
+    #[tokio::test]
+    async fn inline_entries_are_read_whole_within_the_buffer_pool_and_the_floor() {
+        let budget = Budget::with_file_buffers(MIN_BUDGET as u64);
+        let pool = budget.file_buffer_bytes();
+        let download = budget.admit().expect("admitted");
+        // Larger than the floor (two chunks), within the pool; the second file keeps its descriptor.
+        let sizes = [pool - 1000, pool + 1];
+        let plan = Arc::new(plan(&sizes, pool as u64));
+        assert!(plan.entries()[0].inline_crc && !plan.entries()[1].inline_crc);
+        let contents: Vec<Vec<u8>> = sizes
+            .iter()
+            .map(|s| (0..*s).map(|i| (i % 251) as u8).collect())
+            .collect();
+        let bodies: Vec<Result<EntryBody, BoxError>> = contents
+            .iter()
+            .map(|c| Ok(floor_charged(c.clone(), download.clone())))
+            .collect();
+        let hooks = StreamHooks {
+            on_entry: None,
+            budget: Some(download.clone()),
+        };
+        let mut s = Box::pin(zip_stream_observed(
+            Arc::clone(&plan),
+            stream::iter(bodies),
+            hooks,
+        ));
+        let header = s.next().await.expect("header").expect("ok");
+        let data = tokio::time::timeout(Duration::from_secs(5), s.next())
+            .await
+            .expect("no deadlock on the floor")
+            .expect("data")
+            .expect("ok");
+        assert_eq!(data.len(), sizes[0], "the file in one buffer");
+        // The buffer holds its charge until the bytes are dropped (written out).
+        assert!(budget.in_use() >= sizes[0] + crate::budget::FLOOR);
+        let mut out = header.to_vec();
+        out.extend_from_slice(&data);
+        drop(data);
+        while let Some(chunk) = s.next().await {
+            out.extend_from_slice(&chunk.expect("ok"));
+        }
+        let refs: Vec<&[u8]> = contents.iter().map(Vec::as_slice).collect();
+        assert_eq!(out, encode_stored_in_memory(&plan, &refs).expect("encode"));
+        assert_eq!(Some(out.len() as u64), plan.total_len());
+        drop(s);
+        drop(download);
+        assert_eq!(budget.in_use(), 0, "every charge returned");
+    }
+
+    #[tokio::test]
+    async fn an_inline_entry_of_the_wrong_size_yields_nothing_of_itself() {
+        for data in [vec![1u8; 11], vec![1u8; 9]] {
+            let plan = Arc::new(plan(&[10], 100));
+            let bodies = vec![Ok(body_from_bytes(Bytes::from(data)))];
+            let mut s = Box::pin(zip_stream(plan, stream::iter(bodies)));
+            match s.next().await {
+                Some(Err(ZipStreamError::Encode(
+                    EncodeError::TooLong { .. } | EncodeError::TooShort { .. },
+                ))) => {}
+                other => panic!("expected a size error first, got {other:?}"),
+            }
+        }
+    }
 }

@@ -2,9 +2,7 @@
 # frozen_string_literal: true
 
 # Make a zipper download link path (see docs/signing.md). Ruby 2.4+, standard library only.
-#
-# UNTESTED: no Ruby interpreter was available where this was written (the Python and Node snippets are
-# run by zipper's test suite). Check it against the test vector in docs/signing.md before relying on it.
+# zipper's test suite runs it against the test vector and random callbacks (tests/it/link.rs).
 #
 # Usage: ruby sign.rb SECRET KEY_ID CALLBACK_URL FILENAME
 # Prints /{key_id}/{callback}/{signature}/{filename}; prefix it with zipper's base URL.

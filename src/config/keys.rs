@@ -2,11 +2,18 @@
 //! `{ env = "VAR" }`, `{ file = "/path" }`). Errors name a key by its id or its position, never by its secret.
 
 use super::load::Loader;
+use super::setting_names;
+use super::suggest::closest;
 use super::ENV_KEYS;
 use crate::core::keys::{truncate_for_message, KeyId, KeySet, Secret};
 
 impl Loader<'_> {
     pub(super) fn keys(&mut self, file: Option<toml::Value>) -> KeySet {
+        // Variables named by `{ env = … }` are zipper's to read, even when ZIPPER_KEYS replaces the table.
+        if let Some(toml::Value::Table(table)) = &file {
+            let named = table.values().filter_map(|v| v.get("env")?.as_str());
+            self.referenced_env.extend(named.map(str::to_owned));
+        }
         let keys = if let Some((name, text)) = self.env_value("keys") {
             self.keys_from_env(&name, &text)
         } else if let Some(value) = file {
@@ -75,6 +82,10 @@ impl Loader<'_> {
         };
         for (id, value) in table {
             let place = format!("{}: keys.{}", self.file_name, truncate_for_message(&id));
+            if let Some(problem) = looks_like_a_setting(&id, &value) {
+                self.error(place, problem);
+                continue;
+            }
             let result = KeyId::parse(&id)
                 .map_err(|e| e.to_string())
                 .and_then(|key_id| {
@@ -115,5 +126,26 @@ impl Loader<'_> {
             }
             _ => Err(SHAPES.into()),
         }
+    }
+}
+
+/// A `[keys]` entry that is most likely a setting written after the `[keys]` line (in TOML every line
+/// after a table header belongs to that table): its id is a setting's name, or it is not a secret by any
+/// documented form (a string, `{ env = … }`, `{ file = … }`) and its id is close to a setting's name.
+fn looks_like_a_setting(id: &str, value: &toml::Value) -> Option<String> {
+    const MOVE: &str = "move it above the [keys] line (in TOML every line after [keys] belongs to \
+                        that table, so settings go before it)";
+    if id != "keys" && setting_names().any(|name| name == id) {
+        return Some(format!(
+            "`{id}` under [keys] looks like a setting, not a signing key: {MOVE}"
+        ));
+    }
+    let is_secret_form = matches!(value, toml::Value::String(_) | toml::Value::Table(_));
+    match closest(id, setting_names().filter(|name| *name != "keys")) {
+        Some(name) if !is_secret_form => Some(format!(
+            "is not a secret (expected \"secret\", {{ env = \"VARIABLE\" }} or {{ file = \"/path\" }}); it \
+             looks like the setting {name}: {MOVE}"
+        )),
+        _ => None,
     }
 }

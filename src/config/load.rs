@@ -9,8 +9,10 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::{Config, RawFile, ENV_KEYS, ENV_PREFIX};
+use super::suggest::closest;
+use super::{Config, LogFormat, RawFile, ENV_KEYS, ENV_PREFIX, OTHER_ENV};
 use crate::core::keys::truncate_for_message;
+use crate::core::link::PathPrefix;
 use crate::origin::HostAllowlist;
 use crate::shared_cache::CacheUrl;
 
@@ -18,6 +20,9 @@ use crate::shared_cache::CacheUrl;
 pub trait Env {
     /// The value of variable `name`, if set.
     fn var(&self, name: &str) -> Option<String>;
+
+    /// The names of every variable that is set (to warn about unknown `ZIPPER_*` ones).
+    fn names(&self) -> Vec<String>;
 }
 
 /// The process environment. A value that is not UTF-8 is read lossily (and then fails validation).
@@ -33,7 +38,12 @@ pub struct ConfigError {
 
 /// Every problem found in the configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigErrors(pub(super) Vec<ConfigError>);
+pub struct ConfigErrors {
+    errors: Vec<ConfigError>,
+    /// Problems that would not stop zipper on their own (unknown `ZIPPER_*` variables), shown after the
+    /// errors because one of them may be the cause (`ZIPPER_KEY` for `ZIPPER_KEYS`).
+    warnings: Vec<String>,
+}
 
 /// Reads each setting from the environment or the file, collecting errors.
 pub(super) struct Loader<'a> {
@@ -41,6 +51,8 @@ pub(super) struct Loader<'a> {
     pub(super) base_dir: PathBuf,
     pub(super) env: &'a dyn Env,
     pub(super) errors: Vec<ConfigError>,
+    /// Variables named by `{ env = "…" }` secrets: read by zipper, so not unknown.
+    pub(super) referenced_env: Vec<String>,
 }
 
 /// Where a value came from, to name it in an error.
@@ -56,17 +68,31 @@ impl<S: std::hash::BuildHasher> Env for HashMap<String, String, S> {
     fn var(&self, name: &str) -> Option<String> {
         self.get(name).cloned()
     }
+
+    fn names(&self) -> Vec<String> {
+        self.keys().cloned().collect()
+    }
 }
 
 impl Env for BTreeMap<String, String> {
     fn var(&self, name: &str) -> Option<String> {
         self.get(name).cloned()
     }
+
+    fn names(&self) -> Vec<String> {
+        self.keys().cloned().collect()
+    }
 }
 
 impl Env for ProcessEnv {
     fn var(&self, name: &str) -> Option<String> {
         std::env::var_os(name).map(|v| v.to_string_lossy().into_owned())
+    }
+
+    fn names(&self) -> Vec<String> {
+        std::env::vars_os()
+            .map(|(name, _)| name.to_string_lossy().into_owned())
+            .collect()
     }
 }
 
@@ -80,10 +106,13 @@ impl Config {
             Some(path) => match std::fs::read_to_string(path) {
                 Ok(text) => Some(text),
                 Err(e) => {
-                    return Err(ConfigErrors(vec![ConfigError::new(
-                        path.display().to_string(),
-                        format!("cannot read the config file: {e}"),
-                    )]))
+                    return Err(ConfigErrors::new(
+                        vec![ConfigError::new(
+                            path.display().to_string(),
+                            format!("cannot read the config file: {e}"),
+                        )],
+                        Vec::new(),
+                    ))
                 }
             },
         };
@@ -96,39 +125,41 @@ impl Config {
         file: Option<(&Path, &str)>,
         env: &dyn Env,
     ) -> Result<Config, ConfigErrors> {
-        let (file_name, base_dir, raw) = match file {
-            None => (String::new(), PathBuf::new(), RawFile::default()),
-            Some((path, text)) => {
-                let name = path.display().to_string();
-                let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-                match toml::from_str::<RawFile>(text) {
-                    Ok(raw) => (name, dir, raw),
-                    Err(e) => {
-                        return Err(ConfigErrors(vec![ConfigError::new(
-                            name,
-                            toml_error_message(text, &e),
-                        )]))
-                    }
-                }
-            }
+        let (file_name, base_dir) = match file {
+            None => (String::new(), PathBuf::new()),
+            Some((path, _)) => (
+                path.display().to_string(),
+                path.parent().map(Path::to_path_buf).unwrap_or_default(),
+            ),
         };
         let mut loader = Loader {
             file_name,
             base_dir,
             env,
             errors: Vec::new(),
+            referenced_env: Vec::new(),
         };
-        let config = loader.build(raw);
+        let raw = match file {
+            None => Some(RawFile::default()),
+            Some((_, text)) => loader.read_file(text),
+        };
+        let Some(raw) = raw else {
+            let warnings = loader.unknown_env_warnings();
+            return Err(ConfigErrors::new(loader.errors, warnings));
+        };
+        let mut config = loader.build(raw);
+        let warnings = loader.unknown_env_warnings();
         if loader.errors.is_empty() {
+            config.warnings = warnings;
             Ok(config)
         } else {
-            Err(ConfigErrors(loader.errors))
+            Err(ConfigErrors::new(loader.errors, warnings))
         }
     }
 }
 
 /// A TOML error's message and line, without the source snippet (which could show a secret).
-fn toml_error_message(text: &str, e: &toml::de::Error) -> String {
+pub(super) fn toml_error_message(text: &str, e: &toml::de::Error) -> String {
     match e.span() {
         Some(span) => {
             let line = text
@@ -248,6 +279,24 @@ impl Loader<'_> {
         .0
     }
 
+    /// `log_format`: `json` or `pretty`.
+    pub(super) fn log_format(
+        &mut self,
+        key: &str,
+        file: Option<String>,
+        default: LogFormat,
+    ) -> LogFormat {
+        let (text, origin) = self.value(key, file.map(Some), None, |t| Ok(Some(t.to_owned())));
+        let Some(text) = text else {
+            return default;
+        };
+        LogFormat::parse(&text).unwrap_or_else(|message| {
+            let place = self.place(key, &origin);
+            self.error(place, message);
+            default
+        })
+    }
+
     pub(super) fn addr(
         &mut self,
         key: &str,
@@ -288,6 +337,15 @@ impl Loader<'_> {
         }
     }
 
+    pub(super) fn prefix(&mut self, key: &str, file: Option<String>) -> PathPrefix {
+        let (text, origin) = self.value(key, file, String::new(), |t| Ok(t.to_owned()));
+        PathPrefix::parse(&text).unwrap_or_else(|e| {
+            let place = self.place(key, &origin);
+            self.error(place, e.to_string());
+            PathPrefix::none()
+        })
+    }
+
     pub(super) fn hosts(&mut self, key: &str, file: Option<Vec<String>>) -> HostAllowlist {
         let (entries, origin) = self.value(key, file, Vec::new(), |text| {
             Ok(text
@@ -305,6 +363,33 @@ impl Loader<'_> {
                 HostAllowlist::any()
             }
         }
+    }
+}
+
+impl Loader<'_> {
+    /// One warning per `ZIPPER_*` variable that zipper does not read, naming the closest setting's variable
+    /// when one is close (`ZIPPER_MAX_CONCURENT` → `ZIPPER_MAX_CONCURRENT_DOWNLOADS`). Values are never
+    /// shown.
+    pub(super) fn unknown_env_warnings(&self) -> Vec<String> {
+        let known: Vec<String> = super::setting_names()
+            .map(env_name)
+            .chain(OTHER_ENV.iter().map(|s| (*s).to_owned()))
+            .collect();
+        let mut names = self.env.names();
+        names.sort();
+        names
+            .into_iter()
+            .filter(|name| name.starts_with(ENV_PREFIX))
+            .filter(|name| !known.contains(name) && !self.referenced_env.contains(name))
+            .map(|name| {
+                let strip = |s: &'_ str| s.strip_prefix(ENV_PREFIX).unwrap_or(s).to_owned();
+                let candidates: Vec<String> = known.iter().map(|k| strip(k)).collect();
+                let hint = closest(&strip(&name), candidates.iter().map(String::as_str))
+                    .map(|c| format!("; did you mean {ENV_PREFIX}{c}?"))
+                    .unwrap_or_default();
+                format!("{name} is set but is not a zipper setting, so it is ignored{hint}")
+            })
+            .collect()
     }
 }
 
@@ -359,24 +444,36 @@ impl std::error::Error for ConfigError {}
 // === impl ConfigErrors ===
 
 impl ConfigErrors {
+    pub(super) fn new(errors: Vec<ConfigError>, warnings: Vec<String>) -> ConfigErrors {
+        ConfigErrors { errors, warnings }
+    }
+
     /// The errors, in the order found.
     pub fn errors(&self) -> &[ConfigError] {
-        &self.0
+        &self.errors
+    }
+
+    /// The warnings (unknown `ZIPPER_*` variables), shown after the errors.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
     }
 }
 
 impl fmt::Display for ConfigErrors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0.as_slice() {
-            [one] => write!(f, "invalid configuration: {one}"),
+        match self.errors.as_slice() {
+            [one] => write!(f, "invalid configuration: {one}")?,
             many => {
                 write!(f, "invalid configuration ({} problems):", many.len())?;
                 for e in many {
                     write!(f, "\n  {e}")?;
                 }
-                Ok(())
             }
         }
+        for w in &self.warnings {
+            write!(f, "\nwarning: {w}")?;
+        }
+        Ok(())
     }
 }
 

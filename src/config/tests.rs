@@ -38,6 +38,7 @@ fn defaults_with_keys_from_the_environment() {
     assert!(same(&config, &expected), "{config:#?}");
     assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
     assert_eq!(config.admin_listen.to_string(), "127.0.0.1:9090");
+    assert_eq!(config.path_prefix.as_str(), "", "links at the root");
     assert_eq!(config.link.max_age_secs, 86_400);
     assert_eq!(config.link.skew_secs, 300);
     assert!(!config.allow_private_networks);
@@ -64,7 +65,27 @@ fn defaults_with_keys_from_the_environment() {
     assert_eq!(config.max_client_connections, 10_000);
     assert_eq!(config.listen_backlog, 4096);
     assert_eq!(config.max_file_retries, 10);
+    assert_eq!(config.log_format, crate::config::LogFormat::Pretty);
+    assert_eq!(config.report_queue_max, 1024);
+    assert_eq!(config.report_retries, 3);
+    assert_eq!(config.report_timeout, Duration::from_secs(10));
+    assert_eq!(config.inline_crc_max_bytes, 1_048_576);
     assert_eq!(config.keys.get("b").unwrap().expose(), b"s2");
+}
+
+#[test]
+fn log_format_is_json_or_pretty() {
+    use crate::config::LogFormat;
+    let keys = "[keys]\nk = \"s\"\n";
+    let json = from_file(keys, &[("ZIPPER_LOG_FORMAT", "json")]).unwrap();
+    assert_eq!(json.log_format, LogFormat::Json);
+    let file = from_file(&format!("log_format = \"json\"\n{keys}"), &[]).unwrap();
+    assert_eq!(file.log_format, LogFormat::Json);
+    let errors = messages(from_file(&format!("log_format = \"xml\"\n{keys}"), &[]));
+    assert_eq!(
+        errors,
+        ["zipper.toml: log_format: expected \"json\" or \"pretty\", got \"xml\""]
+    );
 }
 
 #[test]
@@ -162,17 +183,192 @@ fn same_listen_and_admin_address_is_refused() {
 
 #[test]
 fn file_type_errors_and_unknown_keys_name_the_key_and_line() {
-    let errors = messages(from_file("listen = \"127.0.0.1:1\"\nmax_entrys = 5\n", &[]));
-    assert_eq!(errors.len(), 1);
-    assert!(
-        errors[0].starts_with("zipper.toml: line 2: unknown field `max_entrys`"),
-        "{errors:?}"
+    let errors = messages(from_file(
+        "listen = \"127.0.0.1:1\"\nmax_entrys = 5\n[keys]\nk = \"s\"\n",
+        &[],
+    ));
+    assert_eq!(
+        errors,
+        ["zipper.toml: max_entrys: line 2: unknown setting (did you mean max_entries?)"]
     );
-    let errors = messages(from_file("\n\nmax_entries = \"many\"\n", &[]));
-    assert!(
-        errors[0].starts_with("zipper.toml: line 3: invalid type"),
-        "{errors:?}"
+    let errors = messages(from_file(
+        "\n\nmax_entries = \"many\"\n[keys]\nk = \"s\"\n",
+        &[],
+    ));
+    assert_eq!(
+        errors,
+        ["zipper.toml: max_entries: line 3: expected a whole number (0 or more, no quotes or units), got a string"]
     );
+}
+
+/// Every type error and unknown key of the file at once, in file order, each with its key and line, and
+/// never the value.
+#[test]
+fn all_file_type_errors_are_reported_at_once() {
+    let file = "listen = 8080\nmax_entries = \"many\"\nlink_max_age_secs = \"one day\"\n\
+                allow_private_networks = \"yes\"\nfile_hosts = \"cdn.example.com\"\norigin_retries = -1\n\
+                prefetch_bytes = 1.5\nmax_entrys = 5\ncallback_hosts = [\"a.example\", 7]\n\
+                shutdown_grace_secs = 5\n[keys]\nk = \"s\"\n";
+    let whole = "expected a whole number (0 or more, no quotes or units)";
+    let errors = messages(from_file(file, &[("ZIPPER_LISTEN", "nowhere")]));
+    assert_eq!(
+        errors,
+        [
+            "zipper.toml: listen: line 1: expected a string in quotes, got a whole number".to_owned(),
+            format!("zipper.toml: max_entries: line 2: {whole}, got a string"),
+            format!("zipper.toml: link_max_age_secs: line 3: {whole}, got a string"),
+            "zipper.toml: allow_private_networks: line 4: expected true or false (no quotes), got a string"
+                .to_owned(),
+            "zipper.toml: file_hosts: line 5: expected a list of strings, e.g. [\"cdn.example.com\"], got a string"
+                .to_owned(),
+            format!("zipper.toml: origin_retries: line 6: {whole}, got a negative number"),
+            format!("zipper.toml: prefetch_bytes: line 7: {whole}, got a decimal number"),
+            "zipper.toml: max_entrys: line 8: unknown setting (did you mean max_entries?)".to_owned(),
+            "zipper.toml: callback_hosts: line 9: expected a list of strings, e.g. [\"cdn.example.com\"], got a list with a value that is not a string"
+                .to_owned(),
+            // The settings that passed are still read and checked.
+            "ZIPPER_LISTEN: invalid socket address \"nowhere\" (expected IP:PORT, e.g. 127.0.0.1:8080 or [::]:8080)"
+                .to_owned(),
+        ]
+    );
+    assert!(errors
+        .iter()
+        .all(|e| !e.contains("one day") && !e.contains("many")));
+    // An unknown key far from every setting gets no guess.
+    assert_eq!(
+        messages(from_file("colour = \"blue\"\n[keys]\nk = \"s\"\n", &[])),
+        ["zipper.toml: colour: line 1: unknown setting (config/zipper.toml lists every setting)"]
+    );
+    // A misspelt table header is an unknown setting too.
+    assert_eq!(
+        messages(from_file("[key]\nk = \"s\"\n", &[("ZIPPER_KEYS", "a:b")])),
+        ["zipper.toml: key: line 1: unknown setting (did you mean keys?)"]
+    );
+}
+
+/// A setting written after `[keys]` becomes a key in TOML: refused, naming the mistake.
+#[test]
+fn a_setting_under_keys_is_refused_as_a_misplaced_setting() {
+    let file = "[keys]\nmain = \"a-real-secret\"\nlisten = \"0.0.0.0:8080\"\nmax_entrys = 5\n\
+                allow_private_networks = true\nmain2 = { env = \"S2\" }\n";
+    let errors = messages(from_file(file, &[("S2", "second-secret")]));
+    let moved =
+        "move it above the [keys] line (in TOML every line after [keys] belongs to that table, \
+                 so settings go before it)";
+    assert_eq!(
+        errors,
+        [
+            format!("zipper.toml: keys.allow_private_networks: `allow_private_networks` under [keys] looks like a setting, not a signing key: {moved}"),
+            format!("zipper.toml: keys.listen: `listen` under [keys] looks like a setting, not a signing key: {moved}"),
+            format!("zipper.toml: keys.max_entrys: is not a secret (expected \"secret\", {{ env = \"VARIABLE\" }} or {{ file = \"/path\" }}); it looks like the setting max_entries: {moved}"),
+        ]
+    );
+    assert!(errors
+        .iter()
+        .all(|e| !e.contains("0.0.0.0") && !e.contains("a-real-secret")));
+    // Secrets by the documented forms under ids that are not setting names stay keys.
+    let config = from_file(
+        "[keys]\nmain = \"a\"\nlistener = { env = \"S2\" }\n",
+        &[("S2", "b")],
+    )
+    .unwrap();
+    assert_eq!(config.keys.ids().collect::<Vec<_>>(), ["listener", "main"]);
+}
+
+#[test]
+fn unknown_zipper_variables_are_warned_about_naming_the_closest_setting() {
+    let vars = [
+        ("ZIPPER_KEYS", "k:s"),
+        ("ZIPPER_MAX_CONCURENT", "3"),
+        ("ZIPPER_PATH_PREFX", "/zip"),
+        ("ZIPPER_WHATEVER_THING", "x"),
+        ("ZIPPER_LOG", "debug"),
+        ("ZIPPER_CONFIG", "/etc/zipper.toml"),
+        ("ZIPPER_SECRET_MAIN", "read through [keys]"),
+        ("ZIPPER_LISTEN", "127.0.0.1:0"),
+        ("OTHER_VARIABLE", "x"),
+    ];
+    let config = from_file("[keys]\nmain = { env = \"ZIPPER_SECRET_MAIN\" }\n", &vars).unwrap();
+    let ignored = "is set but is not a zipper setting, so it is ignored";
+    assert_eq!(
+        config.warnings,
+        [
+            format!(
+                "ZIPPER_MAX_CONCURENT {ignored}; did you mean ZIPPER_MAX_CONCURRENT_DOWNLOADS?"
+            ),
+            format!("ZIPPER_PATH_PREFX {ignored}; did you mean ZIPPER_PATH_PREFIX?"),
+            format!("ZIPPER_WHATEVER_THING {ignored}"),
+        ]
+    );
+    assert!(config.warnings.iter().all(|w| !w.contains("/zip")));
+    // With errors, the warnings follow them (one may be the cause: ZIPPER_KEY for ZIPPER_KEYS).
+    let err = Config::from_sources(None, &env(&[("ZIPPER_KEY", "k:s")])).unwrap_err();
+    assert_eq!(
+        err.warnings(),
+        [format!("ZIPPER_KEY {ignored}; did you mean ZIPPER_KEYS?")]
+    );
+    assert!(err
+        .to_string()
+        .ends_with("\nwarning: ZIPPER_KEY is set but is not a zipper setting, so it is ignored; did you mean ZIPPER_KEYS?"));
+}
+
+#[test]
+fn edit_distance_and_closest_name() {
+    use super::suggest::{closest, edit_distance};
+    assert_eq!(edit_distance("kitten", "sitting"), 3);
+    assert_eq!(edit_distance("", "abc"), 3);
+    assert_eq!(edit_distance("abc", ""), 3);
+    assert_eq!(edit_distance("abc", "abc"), 0);
+    assert_eq!(edit_distance("café", "cafe"), 1);
+    let names = || super::setting_names();
+    assert_eq!(
+        closest("max_concurent", names()),
+        Some("max_concurrent_downloads")
+    );
+    assert_eq!(closest("listn", names()), Some("listen"));
+    assert_eq!(closest("LISTEN_BACKLOG", names()), Some("listen_backlog"));
+    assert_eq!(closest("admin_listen", names()), Some("admin_listen"));
+    assert_eq!(closest("max_entrys", names()), Some("max_entries"));
+    assert_eq!(closest("origin_retrys", names()), Some("origin_retries"));
+    assert_eq!(
+        closest("origin_retry", names()),
+        Some("origin_retry_backoff_ms"),
+        "a prefix is one edit more than a whole match"
+    );
+    assert_eq!(closest("colour", names()), None);
+    assert_eq!(closest("secret_main", names()), None);
+    assert_eq!(closest("x", ["y"]), Some("y"), "short words allow 2 edits");
+    assert_eq!(closest("abc", std::iter::empty()), None);
+}
+
+/// The type table and `RawFile` list the same keys, and each type in the table is what `RawFile` reads
+/// (so a setting added to one and not the other fails here, not in production).
+#[test]
+fn the_type_table_and_the_file_shape_agree() {
+    let debug = format!("{:?}", RawFile::default());
+    let mut fields: Vec<&str> = debug
+        .trim_start_matches("RawFile { ")
+        .trim_end_matches(" }")
+        .split(", ")
+        .map(|f| f.split(':').next().unwrap())
+        .collect();
+    let mut table: Vec<&str> = super::setting_names().collect();
+    fields.sort_unstable();
+    table.sort_unstable();
+    assert_eq!(fields, table);
+    for (name, kind) in FILE_SETTINGS {
+        let sample = match kind {
+            Kind::Text => toml::Value::String("x".into()),
+            Kind::Whole => toml::Value::Integer(1),
+            Kind::Bool => toml::Value::Boolean(true),
+            Kind::TextList => toml::Value::Array(vec![toml::Value::String("a".into())]),
+            Kind::Keys => toml::Value::Table(toml::Table::new()),
+        };
+        let mut file = toml::Table::new();
+        file.insert((*name).to_owned(), sample);
+        let read = toml::Value::Table(file).try_into::<RawFile>();
+        assert!(read.is_ok(), "{name}: {read:?}");
+    }
 }
 
 #[test]
@@ -334,9 +530,16 @@ fn env_names_follow_the_file_keys() {
             ("ZIPPER_MAX_CLIENT_CONNECTIONS", "3"),
             ("ZIPPER_LISTEN_BACKLOG", "16"),
             ("ZIPPER_MAX_FILE_RETRIES", "0"),
+            ("ZIPPER_REPORT_QUEUE_MAX", "5"),
+            ("ZIPPER_REPORT_RETRIES", "0"),
+            ("ZIPPER_REPORT_TIMEOUT_SECS", "2"),
+            ("ZIPPER_INLINE_CRC_MAX_BYTES", "0"),
         ]),
     )
     .unwrap();
+    assert_eq!(config.report_queue_max, 5);
+    assert_eq!(config.report_retries, 0);
+    assert_eq!(config.report_timeout, Duration::from_secs(2));
     assert_eq!(
         config.link,
         LinkPolicy {
@@ -357,6 +560,7 @@ fn env_names_follow_the_file_keys() {
     assert_eq!(config.max_client_connections, 3);
     assert_eq!(config.listen_backlog, 16);
     assert_eq!(config.max_file_retries, 0);
+    assert_eq!(config.inline_crc_max_bytes, 0, "0 disables inline CRC mode");
 }
 
 #[test]
@@ -431,4 +635,40 @@ fn a_bad_cache_url_is_named_without_its_value() {
         "{errors:?}"
     );
     assert!(!errors[0].contains("hunter2"), "{errors:?}");
+}
+
+#[test]
+fn the_path_prefix_is_validated_at_load() {
+    let config = from_file("path_prefix = \"/zip\"\n[keys]\nk = \"s\"\n", &[]).unwrap();
+    assert_eq!(config.path_prefix.as_str(), "/zip");
+    let config = from_file(
+        "path_prefix = \"/zip\"\n[keys]\nk = \"s\"\n",
+        &[("ZIPPER_PATH_PREFIX", "/dl/zip")],
+    )
+    .unwrap();
+    assert_eq!(config.path_prefix.as_str(), "/dl/zip", "environment wins");
+    let errors = messages(from_file(
+        "path_prefix = \"/zip/\"\n[keys]\nk = \"s\"\n",
+        &[],
+    ));
+    assert_eq!(
+        errors,
+        ["zipper.toml: path_prefix: must not end with '/' (write \"/zip\")"]
+    );
+    let errors = messages(Config::from_sources(
+        None,
+        &env(&[("ZIPPER_KEYS", "k:s"), ("ZIPPER_PATH_PREFIX", "zip")]),
+    ));
+    assert_eq!(
+        errors,
+        ["ZIPPER_PATH_PREFIX: must start with '/' (e.g. \"/zip\")"]
+    );
+    let errors = messages(Config::from_sources(
+        None,
+        &env(&[("ZIPPER_KEYS", "k:s"), ("ZIPPER_PATH_PREFIX", "/a/../zip")]),
+    ));
+    assert_eq!(
+        errors,
+        ["ZIPPER_PATH_PREFIX: must be a normalised path: no empty, '.' or '..' segment (write \"/zip\")"]
+    );
 }

@@ -1,7 +1,8 @@
 //! The streaming encoder: a sans-I/O state machine that turns a [`Plan`] and each entry's bytes into archive
 //! bytes.
 //!
-//! The caller walks the entries in order: [`Encoder::begin_entry`] gives the local header,
+//! The caller walks the entries in order: [`Encoder::begin_entry`] gives the local header (an entry in
+//! inline CRC mode takes [`Encoder::begin_entry_with_crc`]: the caller has read the file whole first),
 //! [`Encoder::add_stored`] (or [`Encoder::add_plain`] + [`Encoder::add_compressed`] for deflate) accounts for
 //! the data the caller passes through untouched, [`Encoder::end_entry`] gives the data descriptor, and
 //! [`Encoder::finish`] the central directory and end records. File data never goes through a buffer here:
@@ -9,7 +10,7 @@
 //! grows only with the central directory (one small outcome per entry).
 //!
 //! It refuses to produce a wrong archive: more bytes than a known size, fewer, a CRC that differs from the
-//! manifest's, or an offset that drifts from the planned layout are errors, and the caller must abort the
+//! manifest's (or from the one the caller put in an inline CRC header), or an offset that drifts from the planned layout are errors, and the caller must abort the
 //! download. It must not do I/O or compression itself (see `crate::zipstream`).
 
 use std::borrow::Borrow;
@@ -65,6 +66,8 @@ pub enum EncodeError {
 struct Current {
     index: usize,
     offset: u64,
+    /// The CRC written in the local header of an inline CRC entry: the data must match it.
+    header_crc: Option<u32>,
     hasher: crc32fast::Hasher,
     plain: u64,
     stored: u64,
@@ -119,14 +122,30 @@ impl<P: Borrow<Plan>> Encoder<P> {
         self.plan.borrow().entries()[cur.index].size()
     }
 
-    /// Starts the next entry; returns its local header bytes.
+    /// Starts the next entry; returns its local header bytes. An entry in inline CRC mode needs
+    /// [`Self::begin_entry_with_crc`].
     pub fn begin_entry(&mut self) -> Result<Vec<u8>, EncodeError> {
+        self.begin(None)
+    }
+
+    /// Starts the next entry, which is in inline CRC mode (the caller has its bytes in hand): `crc32` goes in
+    /// its local header, and [`Self::end_entry`] fails unless the data passed matches it.
+    pub fn begin_entry_with_crc(&mut self, crc32: u32) -> Result<Vec<u8>, EncodeError> {
+        self.begin(Some(crc32))
+    }
+
+    fn begin(&mut self, header_crc: Option<u32>) -> Result<Vec<u8>, EncodeError> {
         if self.current.is_some() {
             return Err(EncodeError::Misuse("begin_entry inside an entry"));
         }
         let index = self.next;
         if index >= self.plan.borrow().entries().len() {
             return Err(EncodeError::Misuse("begin_entry past the last entry"));
+        }
+        if self.plan.borrow().entries()[index].inline_crc != header_crc.is_some() {
+            return Err(EncodeError::Misuse(
+                "a header CRC is given exactly for inline CRC entries",
+            ));
         }
         if let Some(layout) = self.plan.borrow().layout() {
             let planned = layout.local_header_offset(index).unwrap_or(u64::MAX);
@@ -141,10 +160,11 @@ impl<P: Borrow<Plan>> Encoder<P> {
         let mut out = Vec::with_capacity(64 + self.plan.borrow().entries()[index].name.len());
         self.plan
             .borrow()
-            .local_header(index, self.written, &mut out);
+            .local_header_with_crc(index, self.written, header_crc, &mut out);
         self.current = Some(Current {
             index,
             offset: self.written,
+            header_crc,
             hasher: crc32fast::Hasher::new(),
             plain: 0,
             stored: 0,
@@ -224,7 +244,7 @@ impl<P: Borrow<Plan>> Encoder<P> {
             }
         }
         let crc = cur.hasher.finalize();
-        if let Some(expected) = entry.known_crc() {
+        if let Some(expected) = entry.known_crc().or(cur.header_crc) {
             if expected != crc {
                 return Err(EncodeError::CrcMismatch {
                     name: entry.name.clone(),
@@ -311,8 +331,12 @@ pub fn encode_stored_in_memory(plan: &Plan, contents: &[&[u8]]) -> Result<Vec<u8
     let mut enc = Encoder::new(plan);
     let mut out = Vec::new();
     for k in 0..plan.entries().len() {
-        out.extend_from_slice(&enc.begin_entry()?);
         let data = contents.get(k).copied().unwrap_or_default();
+        if plan.entries()[k].inline_crc {
+            out.extend_from_slice(&enc.begin_entry_with_crc(crc32fast::hash(data))?);
+        } else {
+            out.extend_from_slice(&enc.begin_entry()?);
+        }
         if plan.entries()[k].method() != Method::Store {
             return Err(EncodeError::Misuse("deflate in encode_stored_in_memory"));
         }

@@ -1,5 +1,5 @@
-//! The archive's strong ETag (CONTRACT.md §4): a SHA-256 over everything the archive's bytes are a function
-//! of (entry names, kinds, sizes, CRCs, times, methods) and, only for a file whose manifest gives no CRC,
+//! The archive's strong ETag (docs/contract.md, Responses): a SHA-256 over everything the archive's bytes are a function
+//! of (entry names, kinds, sizes, CRCs, times, methods, inline CRC mode) and, only for a file whose manifest gives no CRC,
 //! its URL standing in for its content. A file with a CRC is identified by that CRC and its size, so an
 //! origin that pre-signs its file URLs anew on every manifest fetch (S3, GCS) keeps one ETag and `If-Range`
 //! resumes keep matching. A format version is hashed and shown in the prefix, so a change of these rules
@@ -56,6 +56,11 @@ pub fn archive_etag<'a>(plan: &Plan, urls: impl IntoIterator<Item = &'a str>) ->
                 if crc32.is_none() {
                     field(b"u");
                     field(url.unwrap_or("").as_bytes());
+                    // Inline CRC mode (a setting) changes the entry's bytes: the ETag says so. Entries in
+                    // descriptor mode hash as before, so their ETags did not change with the mode's arrival.
+                    if e.inline_crc {
+                        field(b"i");
+                    }
                 }
             }
         }
@@ -144,5 +149,38 @@ mod tests {
     fn old_version_etags_never_match() {
         let e = archive_etag(&plan(1), ["http://x/a"]);
         assert!(!e.starts_with("\"z1-"), "the version prefix was bumped");
+    }
+
+    #[test]
+    fn inline_crc_mode_changes_the_etag_and_only_then() {
+        use crate::core::layout::PlanOptions;
+        let specs = vec![file("a", 10, None), file("b", 10, Some(7))];
+        let inline = Plan::with_options(
+            specs.clone(),
+            PlanOptions {
+                inline_crc_max_bytes: 10,
+            },
+        )
+        .expect("plan");
+        let plain = Plan::new(specs).expect("plan");
+        let etag = |p: &Plan| archive_etag(p, ["u-a", "u-b"]);
+        assert_ne!(
+            etag(&inline),
+            etag(&plain),
+            "different bytes, different ETag"
+        );
+        // With every CRC given there is no inline entry: the setting does not change the ETag.
+        let given = vec![file("a", 10, Some(1))];
+        let with = Plan::with_options(
+            given.clone(),
+            PlanOptions {
+                inline_crc_max_bytes: 10,
+            },
+        )
+        .expect("plan");
+        assert_eq!(
+            archive_etag(&with, ["u"]),
+            archive_etag(&Plan::new(given).expect("plan"), ["u"])
+        );
     }
 }

@@ -16,10 +16,17 @@
 //! # Format rules followed (APPNOTE 6.3.10 and what real unarchivers need)
 //! - Known CRC and size, stored: sizes and CRC in the local header, no data descriptor (Esri/zipstream,
 //!   zip_kit `add_stored_entry`); every streaming and central-directory reader handles this.
-//! - Known size, unknown CRC, stored: bit 3, sizes in the local header and CRC in a data descriptor that
-//!   repeats them (mod_zip's layout "to appease all ZIP software"): a sequential reader (commons-compress,
-//!   libarchive streaming) finds the end of the data from the size; STORED + bit 3 without sizes cannot be
-//!   read sequentially (COMPRESS-555, libarchive#1764).
+//! - Known size at most [`PlanOptions::inline_crc_max_bytes`] (setting `inline_crc_max_bytes`), unknown
+//!   CRC, stored: "inline CRC" mode. The writer reads the file whole before its local header, so the header
+//!   carries the real CRC and sizes, bit 3 is clear and no data descriptor follows: the same bytes as with
+//!   a CRC in the manifest. Java's `ZipInputStream` (Android, most upload handlers) refuses a stored entry
+//!   with bit 3 whatever the header says ("only DEFLATED entries can have EXT descriptor"), so this is what
+//!   makes manifests without CRCs readable by it. The choice depends on the manifest and the setting alone,
+//!   so the length, the offsets and the ETag stay deterministic.
+//! - Known size over that threshold, unknown CRC, stored: bit 3, sizes in the local header and CRC in a
+//!   data descriptor that repeats them (mod_zip's layout "to appease all ZIP software"): a sequential reader
+//!   (commons-compress, libarchive streaming) finds the end of the data from the size; STORED + bit 3
+//!   without sizes cannot be read sequentially (COMPRESS-555, libarchive#1764).
 //! - Unknown size, or deflate: bit 3, zeros in the local header, sizes and CRC in the descriptor. A deflate
 //!   entry whose known size may reach 4 GiB gets a ZIP64 extra of zeros and an 8-byte descriptor. An entry
 //!   of unknown size carries no ZIP64 extra in its local header (none is known to be needed, and placeholder extras
@@ -116,6 +123,16 @@ pub enum PlanError {
     TooLarge,
 }
 
+/// What the planner takes from the server's settings rather than the manifest. Same entries and options
+/// in, same bytes out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PlanOptions {
+    /// A stored file of known size up to this many bytes whose CRC the manifest lacks is planned in "inline
+    /// CRC" mode (read whole before its local header, no data descriptor). 0: never (every such file gets
+    /// a data descriptor).
+    pub inline_crc_max_bytes: u64,
+}
+
 /// Where an entry's sizes and CRC go, as decided by the planner.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DescriptorPlan {
@@ -145,6 +162,9 @@ pub struct PlannedEntry {
     pub local_zip64: bool,
     /// Where the CRC and sizes go.
     pub descriptor: DescriptorPlan,
+    /// "Inline CRC" mode: the CRC is not known up front, yet it goes in the local header (no descriptor).
+    /// The writer must read the file whole and pass its CRC when it begins the entry.
+    pub inline_crc: bool,
     dos: DosDateTime,
     mtime: i32,
     /// CRC-32 of the name's bytes when both headers carry the Unicode Path extra field (non-ASCII names).
@@ -232,11 +252,17 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// Plans an archive of these entries, in this order.
+    /// Plans an archive of these entries, in this order, with default options (no inline CRC mode: every
+    /// stored file without a CRC gets a data descriptor).
     pub fn new(specs: Vec<EntrySpec>) -> Result<Plan, PlanError> {
+        Plan::with_options(specs, PlanOptions::default())
+    }
+
+    /// Plans an archive of these entries, in this order.
+    pub fn with_options(specs: Vec<EntrySpec>, options: PlanOptions) -> Result<Plan, PlanError> {
         let mut entries = Vec::with_capacity(specs.len());
         for (index, spec) in specs.into_iter().enumerate() {
-            entries.push(plan_entry(index, spec)?);
+            entries.push(plan_entry(index, spec, options)?);
         }
         let layout = compute_layout(&entries)?;
         Ok(Plan { entries, layout })
@@ -257,8 +283,21 @@ impl Plan {
         self.layout.as_ref().map(Layout::total_len)
     }
 
-    /// Renders entry k's local header for a header starting at `offset`.
+    /// Renders entry k's local header for a header starting at `offset` (an entry in inline CRC mode gets a
+    /// CRC of 0: use [`Plan::local_header_with_crc`]).
     pub fn local_header(&self, k: usize, offset: u64, out: &mut Vec<u8>) {
+        self.local_header_with_crc(k, offset, None, out);
+    }
+
+    /// Renders entry k's local header for a header starting at `offset`; `crc32` is the CRC of an entry in
+    /// inline CRC mode (read whole by the caller), ignored for the others.
+    pub fn local_header_with_crc(
+        &self,
+        k: usize,
+        offset: u64,
+        crc32: Option<u32>,
+        out: &mut Vec<u8>,
+    ) {
         let Some(e) = self.entries.get(k) else {
             return;
         };
@@ -276,7 +315,7 @@ impl Plan {
             },
         };
         let crc32 = match e.descriptor {
-            DescriptorPlan::None => e.known_crc().unwrap_or(0),
+            DescriptorPlan::None => e.known_crc().or(crc32).unwrap_or(0),
             _ => 0,
         };
         let zip64 = e.local_zip64 || offset >= ZIP64_BYTES_THRESHOLD;
@@ -388,7 +427,11 @@ impl Plan {
         let layout = self.layout.as_ref()?;
         match kind {
             SegmentKind::LocalHeader(k) => {
-                self.local_header(k, layout.local_header_offset(k)?, out)
+                let crc = match self.entries.get(k)? {
+                    e if e.inline_crc => Some(crc_of(k)?),
+                    _ => None,
+                };
+                self.local_header_with_crc(k, layout.local_header_offset(k)?, crc, out)
             }
             SegmentKind::Data(_) => return None,
             SegmentKind::Descriptor(k) => {
@@ -408,6 +451,7 @@ impl Plan {
     /// Whether rendering this segment needs a CRC that the manifest did not give.
     pub fn segment_needs_crc(&self, kind: SegmentKind) -> Option<usize> {
         match kind {
+            SegmentKind::LocalHeader(k) => self.entries.get(k)?.inline_crc.then_some(k),
             SegmentKind::Descriptor(k) | SegmentKind::CentralHeader(k) => {
                 match self.entries.get(k)?.known_crc() {
                     Some(_) => None,
@@ -419,7 +463,11 @@ impl Plan {
     }
 }
 
-fn plan_entry(index: usize, spec: EntrySpec) -> Result<PlannedEntry, PlanError> {
+fn plan_entry(
+    index: usize,
+    spec: EntrySpec,
+    options: PlanOptions,
+) -> Result<PlannedEntry, PlanError> {
     let len = spec.name.len();
     if len == 0 {
         return Err(PlanError::EmptyName { index });
@@ -439,6 +487,7 @@ fn plan_entry(index: usize, spec: EntrySpec) -> Result<PlannedEntry, PlanError> 
         },
         other => other,
     };
+    let mut inline_crc = false;
     let (local_zip64, descriptor) = match kind {
         EntryKind::Directory => (false, DescriptorPlan::None),
         EntryKind::File {
@@ -447,7 +496,8 @@ fn plan_entry(index: usize, spec: EntrySpec) -> Result<PlannedEntry, PlanError> 
             method: Method::Store,
         } => {
             let wide = size >= ZIP64_BYTES_THRESHOLD;
-            let descriptor = if crc32.is_some() {
+            inline_crc = crc32.is_none() && size <= options.inline_crc_max_bytes;
+            let descriptor = if crc32.is_some() || inline_crc {
                 DescriptorPlan::None
             } else {
                 DescriptorPlan::Known { wide }
@@ -486,6 +536,7 @@ fn plan_entry(index: usize, spec: EntrySpec) -> Result<PlannedEntry, PlanError> 
         flags,
         local_zip64,
         descriptor,
+        inline_crc,
     })
 }
 

@@ -3,7 +3,8 @@
 //! Owns parsing a raw request path into a [`LinkRequest`] ([`parse_path`]), checking it against the key set
 //! and a given time into a [`VerifiedLink`] ([`verify`]), the inverse for origin apps and the CLI
 //! ([`sign_callback`], [`build_link_path`]), the manifest request signature (docs/contract.md, Manifest
-//! request) ([`manifest_request_signature`]), and [`LinkError`], whose codes are those of docs/contract.md,
+//! request) ([`manifest_request_signature`]) and the completion report's, by the same recipe
+//! ([`timed_signature`]), and [`LinkError`], whose codes are those of docs/contract.md,
 //! Failures.
 //!
 //! It is pure: no I/O, no clock (callers pass `now`), no tokio. Checks run in the contract's order: route
@@ -19,7 +20,9 @@ use crate::core::keys::{is_valid_key_id, truncate_for_message, KeyId, KeySet, Se
 use crate::core::names::has_zip_extension;
 
 mod error;
+mod prefix;
 pub use error::{LinkError, Segment};
+pub use prefix::{PathPrefix, PrefixError};
 
 /// Length of a signature segment: 32 bytes of HMAC-SHA256 in base64url without padding.
 pub const SIGNATURE_LEN: usize = 43;
@@ -186,10 +189,17 @@ pub fn encode_segment(text: &str) -> String {
 /// The `X-Zipper-Signature` of the manifest request (docs/contract.md, Manifest request):
 /// `base64url_nopad(HMAC-SHA256(secret, "<time>\n" + callback))`, `time` being the `X-Zipper-Time` value.
 pub fn manifest_request_signature(secret: &Secret, time: i64, callback: &str) -> String {
+    timed_signature(secret, time, callback.as_bytes())
+}
+
+/// The `X-Zipper-Signature` of everything zipper sends to an origin app under a link's key (the manifest
+/// request, docs/contract.md, Manifest request; the completion report, Completion reports):
+/// `base64url_nopad(HMAC-SHA256(secret, "<time>\n" + payload))`, `time` being the `X-Zipper-Time` value.
+pub fn timed_signature(secret: &Secret, time: i64, payload: &[u8]) -> String {
     let mut ctx = hmac::Context::with_key(secret.hmac_key());
     ctx.update(time.to_string().as_bytes());
     ctx.update(b"\n");
-    ctx.update(callback.as_bytes());
+    ctx.update(payload);
     URL_SAFE_NO_PAD.encode(ctx.sign())
 }
 

@@ -19,6 +19,9 @@
 //! - `filename` is optional. When present it must be a string; it is passed through the download-name rule
 //!   of docs/contract.md, Links (control characters, `"`, `/` and `\` become `_`), must then end in `.zip`
 //!   (case-insensitive, like the link's name) and be at most [`MAX_FILENAME_BYTES`] bytes.
+//! - `notify_url` is optional (docs/contract.md, Completion reports). When present it must be a string, an
+//!   absolute http(s) URL under the rule of a file's `url` (below), at most [`MAX_NOTIFY_URL_BYTES`] bytes.
+//!   Whether zipper may contact its host is the origin guard's decision, not this module's.
 //! - `files` is required and may be empty (an empty archive is a valid zip).
 //! - A path that ends in `/` (after `\` becomes `/`) is a directory. A directory with a `url` is invalid;
 //!   its `size`, `crc32`, `compression` and `headers` are ignored; its `modified` is used.
@@ -73,6 +76,9 @@ pub const DEFAULT_MAX_TOTAL_BYTES: u64 = 1 << 40;
 /// The longest `filename` accepted, in bytes (a common file-system limit for one name).
 pub const MAX_FILENAME_BYTES: usize = 255;
 
+/// The longest `notify_url` accepted, in bytes.
+pub const MAX_NOTIFY_URL_BYTES: usize = 8 * 1024;
+
 /// How big a manifest may be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ManifestLimits {
@@ -98,6 +104,21 @@ pub struct Manifest {
     pub filename: Option<String>,
     /// The entries in manifest order, with unique, normalised names.
     pub entries: Vec<Entry>,
+    /// Where the completion report goes, when the manifest asks for one (normalised by the `url` crate).
+    pub notify_url: Option<String>,
+    /// The entries whose name was changed to make the names unique, in entry order.
+    pub renamed: Vec<Renamed>,
+}
+
+/// An entry whose name [`names::dedupe`] changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Renamed {
+    /// 0-based index of the entry in `files`.
+    pub index: usize,
+    /// The name the manifest asked for (normalised: `\` as `/`, no empty or `.` segments).
+    pub path: String,
+    /// The name in the archive.
+    pub name: String,
 }
 
 /// One archive entry.
@@ -179,6 +200,7 @@ struct Builder<'a> {
     limits: &'a ManifestLimits,
     default_modified_unix: i64,
     filename: Option<String>,
+    notify_url: Option<String>,
     files_seen: bool,
     entries: Vec<Entry>,
     total_bytes: u64,
@@ -194,6 +216,7 @@ impl<'a> Builder<'a> {
             limits,
             default_modified_unix,
             filename: None,
+            notify_url: None,
             files_seen: false,
             entries: Vec::new(),
             total_bytes: 0,
@@ -212,6 +235,12 @@ impl<'a> Builder<'a> {
         let name =
             rules::download_name(raw).map_err(|problem| ManifestError::Filename { problem })?;
         self.filename = Some(name);
+        Ok(())
+    }
+
+    fn set_notify_url(&mut self, raw: Typed<String>) -> Result<(), ManifestError> {
+        let url = rules::notify_url(raw).map_err(|problem| ManifestError::NotifyUrl { problem })?;
+        self.notify_url = Some(url);
         Ok(())
     }
 
@@ -242,21 +271,24 @@ impl<'a> Builder<'a> {
             return Err(ManifestError::MissingFiles);
         }
         let mut entries = self.entries;
-        let mut paths: Vec<String> = entries
-            .iter_mut()
-            .map(|entry| std::mem::take(&mut entry.path))
-            .collect();
+        let mut paths: Vec<String> = entries.iter().map(|entry| entry.path.clone()).collect();
         names::dedupe(&mut paths).map_err(|e| ManifestError::Field {
             index: e.index,
             field: Field::Path,
             problem: Problem::CannotRename,
         })?;
-        for (entry, path) in entries.iter_mut().zip(paths) {
-            entry.path = path;
+        let mut renamed = Vec::new();
+        for (index, (entry, name)) in entries.iter_mut().zip(paths).enumerate() {
+            if entry.path != name {
+                let path = std::mem::replace(&mut entry.path, name.clone());
+                renamed.push(Renamed { index, path, name });
+            }
         }
         Ok(Manifest {
             filename: self.filename,
             entries,
+            notify_url: self.notify_url,
+            renamed,
         })
     }
 }

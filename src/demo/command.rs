@@ -1,6 +1,7 @@
 //! `zipper demo [--check]`: starts the demo origin (without fault knobs) and a zipper with a freshly
-//! generated key, and prints a signed link plus the `curl` command that downloads it; `--check` downloads
-//! the link itself and verifies every file byte for byte against the generator.
+//! generated key, and prints a signed link plus the `curl` command that downloads it, the manifest's URL and
+//! the key (so links can be signed by hand); `--check` downloads the link itself and verifies every file
+//! byte for byte against the generator.
 
 use std::net::SocketAddr;
 
@@ -16,20 +17,42 @@ pub async fn run(listen: SocketAddr, check: bool) -> anyhow::Result<()> {
     let demo = match Demo::start_with(listen, Faults::Off, |_| {}).await {
         Ok(d) => d,
         Err(e) if listen.port() != 0 => {
-            eprintln!("zipper demo: {e:#}; trying a free port instead");
+            tracing::warn!(
+                error = format!("{e:#}"),
+                "zipper demo: trying a free port instead"
+            );
             Demo::start_with(SocketAddr::new(listen.ip(), 0), Faults::Off, |_| {}).await?
         }
         Err(e) => return Err(e),
     };
     let now = server::system_clock();
-    let link = demo.link(&sample_manifest(&demo.origin), "zipper-demo.zip", now);
-    println!(
-        "zipper is serving on http://{} (admin: http://{})",
-        demo.server.public_addr, demo.server.admin_addr
+    let manifest_path = demo.origin.add_manifest(sample_manifest(&demo.origin));
+    let callback = demo.origin.url(&manifest_path);
+    let link = demo.link_to(
+        &format!("{manifest_path}?timestamp={now}"),
+        "zipper-demo.zip",
     );
-    println!("demo origin: {}\n", demo.origin.base_url());
+    let base = format!("http://{}", demo.server.public_addr);
+    println!(
+        "zipper is serving on {base} (admin: http://{})",
+        demo.server.admin_addr
+    );
+    println!("demo origin: {}", demo.origin.base_url());
+    println!("manifest (callback URL): {callback}");
+    // The key is generated for this run and trusted by this demo only; printed so that links can be made
+    // by hand (README: From the demo to your own app).
+    println!(
+        "signing key: id {}, secret {} (generated for this run)\n",
+        demo.key_id,
+        String::from_utf8_lossy(demo.secret.expose())
+    );
     println!("download link (valid 24 h):\n  {link}\n");
     println!("fetch it:\n  curl -fo zipper-demo.zip '{link}' && unzip -l zipper-demo.zip\n");
+    println!(
+        "make a link yourself:\n  DEMO_SECRET={} zipper sign --key-id {} --secret-env DEMO_SECRET --now --base {base} '{callback}'\n",
+        String::from_utf8_lossy(demo.secret.expose()),
+        demo.key_id,
+    );
     if check {
         let result = check_link(&link).await;
         demo.server.shutdown().await;

@@ -10,6 +10,8 @@
 //! - `GET /manifests/{id}`: a manifest registered with [`DemoOrigin::add_manifest`] (any query, such as
 //!   `?timestamp=`, is accepted), or with the answer headers given to
 //!   [`DemoOrigin::add_manifest_with_headers`] (a mod_zip file list).
+//! - `POST /reports/{name}`: a completion report (docs/reports.md), kept with its headers
+//!   ([`DemoOrigin::reports`]) and answered `204`; at most 1 MiB per body, 10,000 reports per origin.
 //! - `GET /redirect/{n}/{rest}`: `302` to `/redirect/{n-1}/{rest}`, and at `n = 0` to `/{rest}` (query
 //!   kept). `GET /redirect-host/{host}/{rest}`: `302` to `http://{host}:{port}/{rest}` (query kept).
 //!
@@ -18,7 +20,8 @@
 //!
 //! Counters ([`DemoOrigin::requests`], [`DemoOrigin::partial_responses`], [`DemoOrigin::bytes_served`]) let tests assert what was fetched.
 //! This module is test and demo tooling: it must not be used to serve real data, and it keeps request
-//! headers only for manifest paths ([`DemoOrigin::last_manifest_headers`]).
+//! headers only for manifest paths ([`DemoOrigin::last_manifest_headers`]) and reports, and of file
+//! requests only their `traceparent` ([`DemoOrigin::last_file_traceparent`]).
 
 use std::convert::Infallible;
 use std::io;
@@ -41,7 +44,8 @@ use super::body::{text, DemoBody};
 use super::content::file_path;
 use super::faults::{Faults, Knobs};
 use super::files::serve_file;
-use super::state::{lock, State};
+use super::state::{lock, State, MAX_REPORTS};
+use http_body_util::{BodyExt, Limited};
 
 // === the handle ===
 
@@ -152,6 +156,25 @@ impl DemoOrigin {
         lock(&self.state.manifest_headers).get(path).cloned()
     }
 
+    /// The `traceparent` of the last request to the file at `path` (a path of [`Self::file_url`]).
+    pub fn last_file_traceparent(&self, path: &str) -> Option<String> {
+        lock(&self.state.file_traceparents).get(path).cloned()
+    }
+
+    /// `url("/reports/{name}")`: a `notify_url` whose reports this origin keeps.
+    pub fn report_url(&self, name: &str) -> String {
+        self.url(&format!("/reports/{name}"))
+    }
+
+    /// The reports received at `path` (such as `/reports/a`, query excluded), oldest first: headers and body.
+    pub fn reports(&self, path: &str) -> Vec<(HeaderMap, Bytes)> {
+        lock(&self.state.reports)
+            .iter()
+            .filter(|(p, _, _)| p == path)
+            .map(|(_, h, b)| (h.clone(), b.clone()))
+            .collect()
+    }
+
     /// Stops the server and waits until its tasks are gone.
     pub async fn shutdown(mut self) {
         if let Some(task) = self.task.take() {
@@ -226,6 +249,9 @@ async fn handle(
             ));
         }
     }
+    if req.method() == Method::POST && path.starts_with("/reports/") {
+        return Ok(receive_report(&state, path, req).await);
+    }
     if req.method() != Method::GET && req.method() != Method::HEAD {
         return Ok(text(StatusCode::METHOD_NOT_ALLOWED, "GET or HEAD".into()));
     }
@@ -235,6 +261,13 @@ async fn handle(
         .map(|q| format!("?{q}"))
         .unwrap_or_default();
     let response = if let Some(rest) = path.strip_prefix("/files/") {
+        if let Some(tp) = req
+            .headers()
+            .get("traceparent")
+            .and_then(|v| v.to_str().ok())
+        {
+            lock(&state.file_traceparents).insert(path.clone(), tp.to_string());
+        }
         serve_file(&state, &req, &path, rest, &knobs, index)
     } else if let Some(id) = path.strip_prefix("/manifests/") {
         lock(&state.manifest_headers).insert(path.clone(), req.headers().clone());
@@ -276,6 +309,20 @@ async fn handle(
         text(StatusCode::NOT_FOUND, "not found".into())
     };
     Ok(response)
+}
+
+/// Keeps a completion report (at most 1 MiB of body) and answers `204`.
+async fn receive_report(state: &State, path: String, req: Request<Incoming>) -> Response<DemoBody> {
+    let (parts, body) = req.into_parts();
+    let body = match Limited::new(body, 1024 * 1024).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(_) => return text(StatusCode::PAYLOAD_TOO_LARGE, "report too large".into()),
+    };
+    let mut reports = lock(&state.reports);
+    if reports.len() < MAX_REPORTS {
+        reports.push((path, parts.headers, body));
+    }
+    text(StatusCode::NO_CONTENT, String::new())
 }
 
 fn redirect(location: String) -> Response<DemoBody> {

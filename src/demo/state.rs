@@ -1,5 +1,6 @@
 //! What the demo origin's connections share: its port and fault switch, the registered manifests, the
-//! headers of the last manifest requests, and the per-path counters tests assert on.
+//! headers of the last manifest requests, the completion reports received, and the per-path counters tests
+//! assert on.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -9,6 +10,9 @@ use bytes::Bytes;
 use http::HeaderMap;
 
 use super::faults::Faults;
+
+/// The most completion reports one origin keeps.
+pub(super) const MAX_REPORTS: usize = 10_000;
 
 /// What was asked and sent for one path.
 #[derive(Debug, Default, Clone, Copy)]
@@ -30,6 +34,10 @@ pub(super) struct State {
     pub(super) manifest_headers: Mutex<HashMap<String, HeaderMap>>,
     /// Answer headers of the manifests registered with them, by path.
     pub(super) manifest_answer_headers: Mutex<HashMap<String, HeaderMap>>,
+    /// The `traceparent` of the last request to each file path (no other file request header is kept).
+    pub(super) file_traceparents: Mutex<HashMap<String, String>>,
+    /// Completion reports received (`POST /reports/…`): path, headers, body; at most [`MAX_REPORTS`].
+    pub(super) reports: Mutex<Vec<(String, HeaderMap, Bytes)>>,
     pub(super) total_requests: AtomicU64,
     pub(super) total_bytes: AtomicU64,
 }

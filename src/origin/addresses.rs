@@ -1,5 +1,5 @@
 //! Which IP addresses are never an ordinary public origin: one table per family, built from the IANA
-//! special-purpose address registries, and the pure [`classify`] function over them (CONTRACT.md §6).
+//! special-purpose address registries, and the pure [`classify`] function over them (docs/contract.md, Safety).
 //!
 //! Sources (the rows below cite the RFC each registry row cites):
 //! - IANA IPv4 Special-Purpose Address Registry,

@@ -1,5 +1,6 @@
 //! The shared HTTP client for origin requests: [`OriginClient`], one GET with its redirects
-//! ([`OriginClient::get`]) and the body reader with its time bounds ([`OriginBody`]).
+//! ([`OriginClient::get`]), the body reader with its time bounds ([`OriginBody`]), and one POST without
+//! redirects ([`OriginClient::post`], the completion reports), behind the same guard.
 //!
 //! Built on hyper-util's pooled client rather than reqwest, because zipper must bound what one origin read
 //! can hold: reqwest gives no handle on hyper's HTTP/1 read buffer, which grows adaptively to ~400 KiB per
@@ -16,6 +17,7 @@
 //!
 //! This module must not know about zip or manifests, retry, or map errors to HTTP statuses.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -23,7 +25,7 @@ use tokio::time::Instant;
 use bytes::Bytes;
 use http::header::{HeaderValue, LOCATION, USER_AGENT as USER_AGENT_HEADER};
 use http::{HeaderMap, Request, StatusCode};
-use http_body_util::{BodyExt, Empty};
+use http_body_util::{BodyExt, Empty, Full};
 use hyper::body::Incoming;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -33,6 +35,7 @@ use url::Url;
 
 use super::guard::{find_guard_error, Guard, GuardError, GuardedResolver, HostKind};
 use super::OriginSettings;
+use crate::metrics::{Metrics, OriginKind, OriginOutcome};
 
 /// The `User-Agent` of every origin request (docs/contract.md, Manifest request).
 pub const USER_AGENT: &str = concat!("zipper/", env!("CARGO_PKG_VERSION"));
@@ -42,14 +45,48 @@ pub const USER_AGENT: &str = concat!("zipper/", env!("CARGO_PKG_VERSION"));
 /// hyper's write queue, or being compressed) and the next one being read.
 pub const ORIGIN_READ_MAX: usize = 32 * 1024;
 
+/// The largest HTTP/1 read of a *bulk* fetch ([`ReadSize::Bulk`]): 256 KiB. Eight times fewer reads,
+/// writes and task wake-ups per byte than [`ORIGIN_READ_MAX`] (the profile of a fast download is mostly
+/// per-syscall kernel work), for fetches whose reader holds a reservation of two such chunks.
+pub const ORIGIN_BULK_READ_MAX: usize = 256 * 1024;
+
+/// Which connection pool a request uses, hence the largest chunk its body yields (HTTP/1; an HTTP/2
+/// origin's chunks are its frames, at most 16 KiB by default).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ReadSize {
+    /// Reads of at most [`ORIGIN_READ_MAX`]: what a download's own floor holds.
+    #[default]
+    Lean,
+    /// Reads of at most [`ORIGIN_BULK_READ_MAX`], for a reader that reserved room for them.
+    Bulk,
+}
+
+impl ReadSize {
+    /// The largest chunk a body read this way yields.
+    pub fn max_chunk(self) -> usize {
+        match self {
+            ReadSize::Lean => ORIGIN_READ_MAX,
+            ReadSize::Bulk => ORIGIN_BULK_READ_MAX,
+        }
+    }
+}
+
 /// The HTTP/2 receive window per origin stream: what h2 buffers for a stream before its consumer reads.
 pub const H2_STREAM_WINDOW: u32 = 256 * 1024;
 
 /// The HTTP/2 receive window per origin connection (shared by its streams).
 const H2_CONNECTION_WINDOW: u32 = 8 * 1024 * 1024;
 
+/// The headers zipper itself adds for a download's context (the client's W3C `traceparent`, the request's
+/// `X-Request-Id`): they replace a manifest header of the same name and, unlike a manifest's headers, follow
+/// a redirect to another origin.
+pub const CONTEXT_HEADERS: &[&str] = &["traceparent", "x-request-id"];
+
 /// Idle pooled connections kept per origin host.
 const POOL_IDLE_PER_HOST: usize = 64;
+
+/// Idle pooled connections kept per host for [`OriginClient::post`].
+const POST_POOL_IDLE_PER_HOST: usize = 8;
 
 /// How long an idle pooled connection is kept.
 const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -118,13 +155,21 @@ pub enum CrossOrigin {
 #[derive(Debug, Clone)]
 pub struct OriginClient {
     inner: std::sync::Arc<Inner>,
+    reads: ReadSize,
 }
 
 #[derive(Debug)]
 struct Inner {
+    /// The lean pool ([`ReadSize::Lean`]).
     http: Client<Connector, Empty<Bytes>>,
+    /// The client of [`OriginClient::post`] (completion reports): its own pool, the same guarded connector.
+    post: Client<Connector, Full<Bytes>>,
+    /// The bulk pool ([`ReadSize::Bulk`]): the same settings with a larger HTTP/1 read buffer (hyper sets
+    /// it per pool, not per request).
+    bulk: Client<Connector, Empty<Bytes>>,
     guard: Guard,
     settings: OriginSettings,
+    metrics: Arc<Metrics>,
 }
 
 /// A response head and its body, after redirects.
@@ -141,8 +186,17 @@ pub struct OriginResponse {
 }
 
 impl OriginClient {
-    /// Builds the client from `settings`.
+    /// Builds the client from `settings`, counting its requests into a registry nobody scrapes.
     pub fn new(settings: OriginSettings) -> Result<Self, ClientBuildError> {
+        Self::with_metrics(settings, crate::metrics::unscraped())
+    }
+
+    /// Builds the client from `settings`, counting every request (by kind and outcome) and retry into
+    /// `metrics`.
+    pub fn with_metrics(
+        settings: OriginSettings,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self, ClientBuildError> {
         let guard = Guard::new(&settings);
         let mut http = HttpConnector::new_with_resolver(guard.resolver());
         http.enforce_http(false);
@@ -155,30 +209,56 @@ impl OriginClient {
             .enable_http1()
             .enable_http2()
             .wrap_connector(http);
-        let client = Client::builder(TokioExecutor::new())
+        let post = Client::builder(TokioExecutor::new())
             .pool_timer(TokioTimer::new())
             .timer(TokioTimer::new())
             .pool_idle_timeout(POOL_IDLE_TIMEOUT)
-            .pool_max_idle_per_host(POOL_IDLE_PER_HOST)
+            .pool_max_idle_per_host(POST_POOL_IDLE_PER_HOST)
             .http1_max_buf_size(ORIGIN_READ_MAX)
-            .http2_initial_stream_window_size(H2_STREAM_WINDOW)
-            .http2_initial_connection_window_size(H2_CONNECTION_WINDOW)
-            .http2_adaptive_window(false)
-            .http2_keep_alive_interval(Some(Duration::from_secs(20)))
-            .http2_keep_alive_timeout(Duration::from_secs(20))
-            .build(tls);
+            .build(tls.clone());
+        let pool = |read_max: usize| {
+            Client::builder(TokioExecutor::new())
+                .pool_timer(TokioTimer::new())
+                .timer(TokioTimer::new())
+                .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+                .pool_max_idle_per_host(POOL_IDLE_PER_HOST)
+                .http1_max_buf_size(read_max)
+                .http2_initial_stream_window_size(H2_STREAM_WINDOW)
+                .http2_initial_connection_window_size(H2_CONNECTION_WINDOW)
+                .http2_adaptive_window(false)
+                .http2_keep_alive_interval(Some(Duration::from_secs(20)))
+                .http2_keep_alive_timeout(Duration::from_secs(20))
+                .build(tls.clone())
+        };
         Ok(OriginClient {
-            inner: std::sync::Arc::new(Inner {
-                http: client,
+            inner: Arc::new(Inner {
+                http: pool(ORIGIN_READ_MAX),
+                bulk: pool(ORIGIN_BULK_READ_MAX),
+                post,
                 guard,
                 settings,
+                metrics,
             }),
+            reads: ReadSize::Lean,
         })
+    }
+
+    /// The same client, sending its requests through the pool of `reads`.
+    pub fn with_reads(&self, reads: ReadSize) -> OriginClient {
+        OriginClient {
+            inner: std::sync::Arc::clone(&self.inner),
+            reads,
+        }
     }
 
     /// The settings it was built with.
     pub fn settings(&self) -> &OriginSettings {
         &self.inner.settings
+    }
+
+    /// The registry its requests and retries are counted in.
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
     }
 
     /// The guard applying the settings' allowlists and private-network rule.
@@ -188,24 +268,27 @@ impl OriginClient {
 
     /// GETs `url` with `headers` (plus `User-Agent`), following redirects: each hop is checked by the
     /// guard, at most `max_redirects`; `cross_origin` says what happens to `headers` on a hop to another
-    /// origin. The response head must arrive within the read timeout.
+    /// origin. The response head must arrive within the read timeout. Each request sent is counted under
+    /// `purpose`.
     pub async fn get(
         &self,
         kind: HostKind,
+        purpose: OriginKind,
         url: Url,
         headers: HeaderMap,
         cross_origin: CrossOrigin,
     ) -> Result<OriginResponse, TransportError> {
-        self.get_with_target(kind, url, None, headers, cross_origin)
+        self.get_with_target(kind, purpose, url, None, headers, cross_origin)
             .await
     }
 
     /// [`OriginClient::get`], whose first request carries `first_target` (a path and query from
     /// [`super::target::exact_target`]) instead of `url`'s own: the manifest GET keeps the callback's
-    /// request target as signed (CONTRACT.md §2). Redirect targets are requested as parsed.
+    /// request target as signed (docs/contract.md, Manifest request). Redirect targets are requested as parsed.
     pub async fn get_with_target(
         &self,
         kind: HostKind,
+        purpose: OriginKind,
         mut url: Url,
         mut first_target: Option<String>,
         mut headers: HeaderMap,
@@ -215,7 +298,13 @@ impl OriginClient {
         loop {
             self.inner.guard.check_url(&url, kind)?;
             let target = first_target.take();
-            let response = self.send_once(&url, target.as_deref(), &headers).await?;
+            let sent = self.send_once(&url, target.as_deref(), &headers).await;
+            let outcome = match &sent {
+                Ok(response) => OriginOutcome::of_status(response.status().as_u16()),
+                Err(_) => OriginOutcome::Error,
+            };
+            self.inner.metrics.origin_request(purpose, outcome);
+            let response = sent?;
             let status = response.status();
             if !status.is_redirection() || status == StatusCode::NOT_MODIFIED {
                 let (parts, body) = response.into_parts();
@@ -236,9 +325,38 @@ impl OriginClient {
             self.inner.guard.check_redirect(hops, &target, kind)?;
             if target.origin() != url.origin() && cross_origin == CrossOrigin::DropHeaders {
                 tracing::debug!(from = %super::redact_url(&url), to = %super::redact_url(&target), "cross-origin redirect: dropping manifest headers");
-                headers = HeaderMap::new();
+                headers = context_only(&headers);
             }
             url = target;
+        }
+    }
+
+    /// POSTs `body` to `url` with `headers` (plus `User-Agent`), after the guard's check: one request, no
+    /// redirect followed (a 3xx is returned as it is). Connect and the response head must come within
+    /// `timeout`; the response body is not read. Returns the status.
+    pub async fn post(
+        &self,
+        kind: HostKind,
+        url: &Url,
+        headers: HeaderMap,
+        body: Bytes,
+        timeout: Duration,
+    ) -> Result<StatusCode, TransportError> {
+        self.inner.guard.check_url(url, kind)?;
+        let uri = super::target::request_uri(url, None).ok_or_else(|| {
+            TransportError::Request("the URL is not a valid request target".into())
+        })?;
+        let mut request = Request::post(uri)
+            .body(Full::new(body))
+            .map_err(|_| TransportError::Request("the request could not be built".into()))?;
+        *request.headers_mut() = headers;
+        request
+            .headers_mut()
+            .insert(USER_AGENT_HEADER, HeaderValue::from_static(USER_AGENT));
+        match tokio::time::timeout(timeout, self.inner.post.request(request)).await {
+            Err(_) => Err(TransportError::Timeout(timeout)),
+            Ok(Ok(response)) => Ok(response.status()),
+            Ok(Err(e)) => Err(transport_error(&e)),
         }
     }
 
@@ -261,27 +379,45 @@ impl OriginClient {
         let read_timeout = self.inner.settings.read_timeout;
         // The connect timeout is the connector's; the head must follow within the read timeout.
         let bound = self.inner.settings.connect_timeout + read_timeout;
-        match tokio::time::timeout(bound, self.inner.http.request(request)).await {
+        let pool = match self.reads {
+            ReadSize::Lean => &self.inner.http,
+            ReadSize::Bulk => &self.inner.bulk,
+        };
+        match tokio::time::timeout(bound, pool.request(request)).await {
             Err(_) => Err(TransportError::Timeout(read_timeout)),
             Ok(Ok(response)) => Ok(response),
-            Ok(Err(e)) => {
-                if let Some(refused) = find_guard_error(&e) {
-                    return Err(TransportError::NotAllowed(refused.clone()));
-                }
-                let text = describe(&e);
-                Err(if e.is_connect() {
-                    TransportError::Connect(text)
-                } else {
-                    TransportError::Request(text)
-                })
-            }
+            Ok(Err(e)) => Err(transport_error(&e)),
         }
     }
 }
 
+/// The [`CONTEXT_HEADERS`] of `headers`.
+fn context_only(headers: &HeaderMap) -> HeaderMap {
+    let mut kept = HeaderMap::new();
+    for name in CONTEXT_HEADERS {
+        if let Some(value) = headers.get(*name) {
+            kept.insert(*name, value.clone());
+        }
+    }
+    kept
+}
+
+/// The transport error for a failed client request: the guard's refusal, a connect error or another.
+fn transport_error(e: &hyper_util::client::legacy::Error) -> TransportError {
+    if let Some(refused) = find_guard_error(e) {
+        return TransportError::NotAllowed(refused.clone());
+    }
+    let text = describe(e);
+    if e.is_connect() {
+        TransportError::Connect(text)
+    } else {
+        TransportError::Request(text)
+    }
+}
+
 /// The TLS crypto provider (ring, the one reqwest used here before).
-fn rustls_provider() -> std::sync::Arc<rustls::crypto::CryptoProvider> {
-    std::sync::Arc::new(rustls::crypto::ring::default_provider())
+fn rustls_provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
 }
 
 /// An origin response body, read chunk by chunk within two time bounds: each chunk must arrive within the

@@ -26,6 +26,7 @@ use super::headers::{content_range, declared_length, validate_headers};
 use super::retry::Retries;
 use super::{redact_url, redact_url_str, OriginClient};
 use crate::error::{Code, HasCode};
+use crate::metrics::OriginKind;
 
 /// What to fetch.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -42,6 +43,12 @@ pub struct FileRequest {
     /// One past the last byte wanted; `None` reads to the end. Clamped to `expected_size` when both are
     /// known. When the size is unknown and the file ends before `end`, the stream fails.
     pub end: Option<u64>,
+    /// What the fetch is for, as the metrics count its requests and retries.
+    pub kind: OriginKind,
+    /// Headers zipper adds to every request of this fetch for the download it serves (the client's
+    /// `traceparent`, see [`super::client::CONTEXT_HEADERS`]): sent after the manifest's, kept across
+    /// redirects to other origins.
+    pub context: HeaderMap,
 }
 
 impl FileRequest {
@@ -218,6 +225,8 @@ enum Step {
 /// The state of one file fetch. Positions are absolute offsets in the origin file.
 struct Fetch {
     client: OriginClient,
+    kind: OriginKind,
+    context: HeaderMap,
     url: Url,
     shown: String,
     headers: HeaderMap,
@@ -303,6 +312,8 @@ impl Fetch {
         Ok(Box::new(Fetch {
             retries,
             slow_retried: false,
+            kind: req.kind,
+            context: req.context,
             client,
             url,
             shown,
@@ -457,6 +468,9 @@ impl Fetch {
         let unguarded_resume = self.pos > self.start && self.validator.is_none();
         let want_range = self.use_range && (self.pos > 0 || partial_window) && !unguarded_resume;
         let mut headers = self.headers.clone();
+        for (name, value) in &self.context {
+            headers.insert(name.clone(), value.clone());
+        }
         if want_range {
             let range = match stop {
                 Some(stop) if stop > self.pos => format!("bytes={}-{}", self.pos, stop - 1),
@@ -474,6 +488,7 @@ impl Fetch {
             .client
             .get(
                 HostKind::File,
+                self.kind,
                 self.url.clone(),
                 headers,
                 CrossOrigin::DropHeaders,
@@ -622,6 +637,7 @@ impl Fetch {
             return Err(err);
         };
         tracing::debug!(url = %self.shown, delivered = self.pos - self.start, retry = self.retries.taken(), ?delay, error = %err, "retrying file fetch");
+        self.client.metrics().origin_retry(self.kind);
         tokio::time::sleep(delay).await;
         Ok(())
     }

@@ -26,8 +26,9 @@ use crate::error::{Code, HasCode};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum GuardError {
-    /// The host is, or resolves only to, a refused address.
-    #[error("host {host} has address {addr} ({class}), which is not allowed")]
+    /// The host is, or resolves only to, a refused address. The message names the setting that allows it
+    /// (or says that nothing does, for a metadata endpoint).
+    #[error("host {host} has address {addr} ({class}), which is not allowed: {}", how_to_allow(.class))]
     PrivateAddress {
         /// The host as written in the URL.
         host: String,
@@ -59,6 +60,19 @@ pub enum GuardError {
         /// The configured limit.
         max: usize,
     },
+}
+
+/// What allows an origin at an address of `class`: the setting, or nothing.
+fn how_to_allow(class: &AddressClass) -> &'static str {
+    match class {
+        AddressClass::Metadata => {
+            "cloud metadata endpoints are refused always, even with allow_private_networks = true"
+        }
+        _ => {
+            "to fetch from private, loopback or link-local addresses (a local origin, a demo), set \
+             allow_private_networks = true in the config file or ZIPPER_ALLOW_PRIVATE_NETWORKS=true"
+        }
+    }
 }
 
 impl HasCode for GuardError {
@@ -238,7 +252,7 @@ impl Guard {
         Ok(())
     }
 
-    /// Refuses `addr` if it is a metadata endpoint (always, CONTRACT.md §6), or if it is not public and
+    /// Refuses `addr` if it is a metadata endpoint (always, docs/contract.md, Safety), or if it is not public and
     /// private networks are not allowed.
     pub fn check_addr(&self, host: &str, addr: IpAddr) -> Result<(), GuardError> {
         match classify(addr) {
@@ -395,6 +409,23 @@ mod tests {
             guard(true, &[]).check_url(&url("http://127.0.0.1/a"), HostKind::File),
             Ok(())
         );
+    }
+
+    #[test]
+    fn a_refused_address_names_the_setting_that_allows_it() {
+        let err = guard(false, &[])
+            .check_url(&url("http://127.0.0.1:9/a?token=s3cr3t"), HostKind::File)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("allow_private_networks = true"), "{err}");
+        assert!(err.contains("ZIPPER_ALLOW_PRIVATE_NETWORKS=true"), "{err}");
+        assert!(!err.contains("s3cr3t") && !err.contains("/a"), "{err}");
+        let err = guard(true, &[])
+            .check_url(&url("http://169.254.169.254/latest"), HostKind::File)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("refused always"), "{err}");
+        assert!(!err.contains("set allow_private_networks"), "{err}");
     }
 
     #[test]

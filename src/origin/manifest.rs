@@ -17,6 +17,7 @@ use super::client::{CrossOrigin, TransportError};
 use super::guard::{GuardError, HostKind};
 use super::{redact_url, redact_url_str, OriginClient};
 use crate::error::{Code, HasCode};
+use crate::metrics::OriginKind;
 
 /// Why a manifest could not be fetched. Every message names the callback without its query string.
 #[derive(Debug, thiserror::Error)]
@@ -199,6 +200,7 @@ async fn fetch_with_retries(
                     return Err(e);
                 };
                 tracing::debug!(url = %shown, attempt = attempts, ?delay, error = %e, "retrying manifest fetch");
+                client.metrics().origin_retry(OriginKind::Manifest);
                 tokio::time::sleep(delay).await;
             }
         }
@@ -237,6 +239,7 @@ async fn attempt(
     let mut response = client
         .get_with_target(
             HostKind::Callback,
+            OriginKind::Manifest,
             url.clone(),
             target.map(str::to_string),
             headers.clone(),

@@ -1,4 +1,4 @@
-//! The request target of the manifest GET, kept as signed (CONTRACT.md §2): the path and query of the
+//! The request target of the manifest GET, kept as signed (docs/contract.md, Manifest request): the path and query of the
 //! callback string exactly as the link carries it, escapes and their case kept, nothing decoded or
 //! re-encoded. Only bytes that may not appear in a request line (outside RFC 3986's `unreserved`,
 //! `reserved` and `%`: non-ASCII, controls, space, `"`, `<`, `>`, `\`, `^`, `` ` ``, `{`, `|`, `}`) are

@@ -9,7 +9,7 @@ use http::{header, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 
 use super::listener::Body;
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, CONTENT_TYPE};
 
 /// What the admin routes read.
 #[derive(Debug, Clone)]
@@ -46,11 +46,7 @@ pub async fn handle<B>(state: AdminState, req: Request<B>) -> Response<Body> {
             "text/plain",
             "draining\n".into(),
         ),
-        "/metrics" => text(
-            StatusCode::OK,
-            "text/plain; version=0.0.4",
-            state.metrics.render(),
-        ),
+        "/metrics" => text(StatusCode::OK, CONTENT_TYPE, state.metrics.render()),
         _ => text(StatusCode::NOT_FOUND, "text/plain", "not found\n".into()),
     }
 }

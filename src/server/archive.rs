@@ -11,10 +11,11 @@ use bytes::Bytes;
 use futures_util::{stream, Stream, StreamExt};
 use tokio_util::sync::CancellationToken;
 
-use super::download::{open_file, Download};
+use super::download::Download;
 use super::request_error::RequestError;
+use crate::metrics::OriginKind;
 use crate::prefetch::prefetch_until;
-use crate::zipstream::{zip_stream_observed, BoxError, EntryBody, ZipStreamError};
+use crate::zipstream::{zip_stream_observed, BoxError, EntryBody, StreamHooks, ZipStreamError};
 
 /// The archive stream of `dl`, once its first file has answered; `cancel` stops every fetch.
 pub async fn full_archive(
@@ -27,8 +28,8 @@ pub async fn full_archive(
         dl.state.prefetch,
         dl.budget.clone(),
         cancel,
-        move |i| match opener.files.get(i) {
-            Some(f) => open_file(&opener.state, &f.source, 0, None),
+        move |i, reads| match opener.files.get(i) {
+            Some(f) => opener.open_reads(&f.source, 0, None, OriginKind::File, reads),
             None => Box::pin(stream::iter([Err::<Bytes, BoxError>(
                 "no such file entry".into(),
             )])),
@@ -63,9 +64,9 @@ pub async fn full_archive(
             observer.learn_crc(file, crc);
         }
     });
-    Ok(zip_stream_observed(
-        Arc::clone(&dl.plan),
-        bodies,
-        Some(on_entry),
-    ))
+    let hooks = StreamHooks {
+        on_entry: Some(on_entry),
+        budget: Some(dl.budget.clone()),
+    };
+    Ok(zip_stream_observed(Arc::clone(&dl.plan), bodies, hooks))
 }

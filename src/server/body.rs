@@ -1,8 +1,10 @@
 //! The download response body: archive chunks become HTTP data frames; an archive error becomes a body
 //! error, which makes hyper abort the response (HTTP/1: the connection closes before the declared length
 //! or without the final chunk; HTTP/2: RST_STREAM), so the client sees a failed download, never a
-//! complete-looking broken zip. It also holds the download's concurrency slot and records the outcome
-//! (completed, failed, cancelled) and the bytes sent when dropped.
+//! complete-looking broken zip. It also holds the download's concurrency slot and its
+//! [`DownloadRecord`], which it ends when dropped with the outcome (completed, failed with its cause,
+//! cancelled) and the bytes sent, and then hands them (with the first failure's file and reason,
+//! [`FailureDetail`]) to its end hook ([`ZipBody::on_end`], the completion report).
 //!
 //! A stall watchdog covers clients that stop taking data without a socket write ever blocking (an HTTP/2
 //! client that never opens its flow-control window): once the body has had data ready and has not been
@@ -24,15 +26,81 @@ use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::CancellationToken;
 
 use super::listener::ConnState;
-use crate::metrics::Metrics;
-use crate::zipstream::BoxError;
+use super::record::{self, DownloadRecord};
+use super::reporting::BodyEnd;
+use crate::core::encoder::EncodeError;
+use crate::core::report::{Outcome as ReportOutcome, ReportError};
+use crate::error::{Code, HasCode};
+use crate::metrics::{Metrics, Stage};
+use crate::origin::FetchError;
+use crate::zipstream::{BoxError, ZipStreamError};
+
+/// Called once when the body is dropped, with how it ended.
+pub type EndHook = Box<dyn FnOnce(BodyEnd) + Send>;
+
+/// What a stream error says about a failed download (for the completion report).
+pub trait FailureDetail: std::fmt::Display {
+    /// The code, message and failing file.
+    fn detail(&self) -> ReportError;
+}
+
+impl FailureDetail for ZipStreamError {
+    fn detail(&self) -> ReportError {
+        let (code, message, path) = match self {
+            ZipStreamError::Source { entry, source } => (
+                source
+                    .downcast_ref::<FetchError>()
+                    .map_or(Code::FileUnavailable, HasCode::code),
+                source.to_string(),
+                Some(entry.clone()),
+            ),
+            ZipStreamError::Encode(e) => {
+                let name = match e {
+                    EncodeError::TooLong { name, .. }
+                    | EncodeError::TooShort { name, .. }
+                    | EncodeError::CrcMismatch { name, .. } => Some(name.clone()),
+                    EncodeError::Misuse(_) | EncodeError::LayoutDrift { .. } => None,
+                };
+                let code = if name.is_some() {
+                    Code::FileUnavailable
+                } else {
+                    Code::Internal
+                };
+                (code, e.to_string(), name)
+            }
+            ZipStreamError::MissingBody(name) => {
+                (Code::Internal, self.to_string(), Some(name.clone()))
+            }
+        };
+        ReportError {
+            code: code.as_str(),
+            message,
+            path,
+        }
+    }
+}
+
+impl FailureDetail for String {
+    fn detail(&self) -> ReportError {
+        ReportError {
+            code: Code::Internal.as_str(),
+            message: self.clone(),
+            path: None,
+        }
+    }
+}
 
 /// A body over a stream of archive chunks.
 pub struct ZipBody<S> {
     size: Option<u64>,
     sent: u64,
     outcome: Outcome,
+    /// The code a failure is counted under.
+    cause: &'static str,
+    failure: Option<ReportError>,
+    on_end: Option<EndHook>,
     metrics: Arc<Metrics>,
+    record: DownloadRecord,
     label: String,
     watch: Arc<Watched<S>>,
     epoch: Instant,
@@ -98,24 +166,64 @@ enum Outcome {
     Running,
     Completed,
     Failed,
+    /// The client stopped taking data (counted as failed; reported as cancelled).
+    Stalled,
 }
+
+impl<S> ZipBody<S> {
+    /// Calls `hook` with how the body ended, once, when it is dropped.
+    pub fn on_end(mut self, hook: EndHook) -> Self {
+        self.on_end = Some(hook);
+        self
+    }
+}
+
+/// The error code under which a body stream's failure is counted (`zipper_downloads_failed_total`).
+pub trait FailureCause {
+    /// The contract code of the failure.
+    fn cause(&self) -> &'static str;
+}
+
+impl FailureCause for ZipStreamError {
+    fn cause(&self) -> &'static str {
+        match self {
+            ZipStreamError::Source { source, .. } => source
+                .downcast_ref::<FetchError>()
+                .map_or(Code::FileUnavailable, HasCode::code)
+                .as_str(),
+            // The file's bytes did not match what the manifest said (size or CRC).
+            ZipStreamError::Encode(_) => Code::InvalidManifest.as_str(),
+            ZipStreamError::MissingBody(_) => Code::Internal.as_str(),
+        }
+    }
+}
+
+impl FailureCause for String {
+    fn cause(&self) -> &'static str {
+        Code::Internal.as_str()
+    }
+}
+
+/// The cause of a download whose client stopped taking data.
+const CLIENT_STALLED: &str = "client_stalled";
 
 impl<S, E> ZipBody<S>
 where
     S: Stream<Item = Result<Bytes, E>> + Send + 'static,
-    E: std::fmt::Display,
+    E: FailureCause + FailureDetail,
 {
-    /// A body of exactly `size` bytes when known. `label` names the download in logs (never a secret).
-    /// Must be created inside a tokio runtime (it spawns the stall watchdog).
+    /// A body of exactly `size` bytes when known, ending `record` when dropped. Must be created inside a
+    /// tokio runtime (it spawns the stall watchdog).
     pub fn new(
         stream: S,
         size: Option<u64>,
         metrics: Arc<Metrics>,
-        label: String,
+        record: DownloadRecord,
         slot: Option<OwnedSemaphorePermit>,
         stall: StallGuard,
     ) -> Self {
-        metrics.active_downloads.fetch_add(1, Ordering::Relaxed);
+        let label = record.label();
+        metrics.active_downloads.inc();
         let watch = Arc::new(Watched {
             stream: Mutex::new(Some(Box::pin(stream))),
             conn: stall.conn.clone(),
@@ -131,7 +239,11 @@ where
             size,
             sent: 0,
             outcome: Outcome::Running,
+            cause: CLIENT_STALLED,
+            failure: None,
+            on_end: None,
             metrics,
+            record,
             label,
             watch,
             epoch,
@@ -178,7 +290,7 @@ fn spawn_watchdog<S: Send + 'static>(
 impl<S, E> http_body::Body for ZipBody<S>
 where
     S: Stream<Item = Result<Bytes, E>> + Send + 'static,
-    E: std::fmt::Display,
+    E: FailureCause + FailureDetail,
 {
     type Data = Bytes;
     type Error = BoxError;
@@ -191,7 +303,7 @@ where
             return Poll::Ready(None);
         }
         if self.cancel.is_cancelled() {
-            self.outcome = Outcome::Failed;
+            self.outcome = Outcome::Stalled;
             return Poll::Ready(Some(Err(
                 "download cancelled: the client stopped taking data".into(),
             )));
@@ -202,7 +314,7 @@ where
             Err(_) => None,
         };
         let Some(polled) = polled else {
-            self.outcome = Outcome::Failed;
+            self.outcome = Outcome::Stalled;
             return Poll::Ready(Some(Err(
                 "download cancelled: the client stopped taking data".into(),
             )));
@@ -210,18 +322,19 @@ where
         match polled {
             Poll::Ready(Some(Ok(chunk))) => {
                 self.mark(true);
+                self.record.first_byte();
                 self.sent += chunk.len() as u64;
                 if self.size == Some(self.sent) {
                     // hyper stops polling once the declared length is sent.
                     self.outcome = Outcome::Completed;
                 }
-                self.metrics
-                    .bytes_sent
-                    .fetch_add(chunk.len() as u64, Ordering::Relaxed);
+                self.metrics.bytes_sent.inc_by(chunk.len() as u64);
                 Poll::Ready(Some(Ok(Frame::data(chunk))))
             }
             Poll::Ready(Some(Err(e))) => {
                 self.outcome = Outcome::Failed;
+                self.cause = e.cause();
+                self.failure = Some(e.detail());
                 tracing::warn!(download = %self.label, sent = self.sent, error = %e, "download aborted");
                 Poll::Ready(Some(Err(format!("download aborted: {e}").into())))
             }
@@ -250,16 +363,35 @@ where
 
 impl<S> Drop for ZipBody<S> {
     fn drop(&mut self) {
-        self.metrics
-            .active_downloads
-            .fetch_sub(1, Ordering::Relaxed);
-        let counter = match self.outcome {
-            Outcome::Completed => &self.metrics.completed,
-            Outcome::Failed => &self.metrics.failed,
-            Outcome::Running => &self.metrics.cancelled,
+        self.metrics.active_downloads.dec();
+        let stalled = self.watch.stalled.load(Ordering::SeqCst);
+        let (outcome, reported) = match self.outcome {
+            Outcome::Completed => (record::Outcome::Completed, ReportOutcome::Completed),
+            Outcome::Running if !stalled => (record::Outcome::Cancelled, ReportOutcome::Cancelled),
+            Outcome::Failed => (
+                record::Outcome::Failed {
+                    cause: self.cause,
+                    stage: Stage::Body,
+                },
+                ReportOutcome::Failed,
+            ),
+            // The client stopped taking data: a failure in the metrics, "cancelled" in the report.
+            Outcome::Stalled | Outcome::Running => (
+                record::Outcome::Failed {
+                    cause: CLIENT_STALLED,
+                    stage: Stage::Body,
+                },
+                ReportOutcome::Cancelled,
+            ),
         };
-        Metrics::inc(counter);
-        tracing::info!(download = %self.label, sent = self.sent, outcome = ?self.outcome, "download ended");
+        self.record.finish(outcome, self.sent);
+        if let Some(hook) = self.on_end.take() {
+            hook(BodyEnd {
+                outcome: reported,
+                bytes_sent: self.sent,
+                error: self.failure.take(),
+            });
+        }
     }
 }
 
@@ -269,6 +401,10 @@ mod tests {
     use futures_util::stream;
     use http_body_util::BodyExt;
     use tokio::sync::Semaphore;
+
+    fn record(metrics: &Arc<Metrics>) -> DownloadRecord {
+        DownloadRecord::new(Arc::clone(metrics), Instant::now(), "t", "http://h/m")
+    }
 
     fn endless() -> impl Stream<Item = Result<Bytes, String>> + Send {
         stream::repeat_with(|| Ok(Bytes::from_static(b"data")))
@@ -284,11 +420,12 @@ mod tests {
             cancel: cancel.clone(),
             conn: None,
         };
+        let metrics: Arc<Metrics> = Arc::default();
         let mut body = ZipBody::new(
             endless(),
             None,
-            Arc::default(),
-            "t".into(),
+            Arc::clone(&metrics),
+            record(&metrics),
             Some(slot),
             stall,
         );
@@ -304,6 +441,14 @@ mod tests {
         );
         // If the client comes back, the download fails rather than continuing.
         assert!(body.frame().await.expect("frame").is_err());
+        drop(body);
+        let text = metrics.render();
+        assert!(
+            text.contains(
+                "zipper_downloads_failed_total{cause=\"client_stalled\",stage=\"body\"} 1\n"
+            ),
+            "{text}"
+        );
     }
 
     #[tokio::test]
@@ -321,7 +466,15 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(400)).await;
             Ok::<Bytes, String>(Bytes::from_static(b"late"))
         });
-        let mut body = ZipBody::new(slow, None, Arc::default(), "t".into(), Some(slot), stall);
+        let metrics: Arc<Metrics> = Arc::default();
+        let mut body = ZipBody::new(
+            slow,
+            None,
+            Arc::clone(&metrics),
+            record(&metrics),
+            Some(slot),
+            stall,
+        );
         let frame = body.frame().await.expect("frame").expect("data");
         assert_eq!(
             frame.into_data().expect("data"),

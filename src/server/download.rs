@@ -8,6 +8,7 @@
 use std::sync::Arc;
 
 use futures_util::StreamExt;
+use http::HeaderMap;
 
 use super::AppState;
 use crate::budget::DownloadBudget;
@@ -15,6 +16,8 @@ use crate::core::keys::Secret;
 use crate::core::layout::Plan;
 use crate::core::manifest::FileSource;
 use crate::crc_cache::CrcKey;
+use crate::metrics::OriginKind;
+use crate::origin::client::ReadSize;
 use crate::origin::{fetch_file, FileRequest};
 use crate::zipstream::{BoxError, EntryBody};
 
@@ -41,10 +44,12 @@ pub struct Download {
     entry_to_file: Vec<Option<usize>>,
     /// The download's share of the memory budget.
     pub budget: DownloadBudget,
-    /// Names the download in logs (key id and redacted callback; never a secret).
+    /// Names the download in logs (key id and callback host; never a secret).
     pub label: String,
     /// The link's signing secret: seals the CRCs it shares with the fleet.
     pub secret: Option<Secret>,
+    /// Headers added to each of its file requests (the client's `traceparent`).
+    pub context: HeaderMap,
 }
 
 impl Download {
@@ -56,6 +61,7 @@ impl Download {
         key_id: &str,
         budget: DownloadBudget,
         label: String,
+        context: HeaderMap,
     ) -> Download {
         let mut entry_to_file = vec![None; plan.entries().len()];
         let files: Vec<FileItem> = sources
@@ -84,6 +90,7 @@ impl Download {
             budget,
             label,
             secret,
+            context,
         }
     }
 
@@ -110,6 +117,29 @@ impl Download {
         file.source
             .crc32
             .or_else(|| file.crc_key.and_then(|key| self.state.crc_cache.get(&key)))
+    }
+
+    /// Opens one of its files (or the window `[start, end)` of it); `kind` says what for (metrics).
+    pub fn open(
+        &self,
+        source: &FileSource,
+        start: u64,
+        end: Option<u64>,
+        kind: OriginKind,
+    ) -> EntryBody {
+        self.open_reads(source, start, end, kind, ReadSize::Lean)
+    }
+
+    /// [`Self::open`], read through the pool of `reads` (the read-ahead chooses, [`crate::prefetch`]).
+    pub fn open_reads(
+        &self,
+        source: &FileSource,
+        start: u64,
+        end: Option<u64>,
+        kind: OriginKind,
+        reads: ReadSize,
+    ) -> EntryBody {
+        open_file(&self.state, &self.context, source, start, end, kind, reads)
     }
 
     /// Records a CRC learnt by reading `file` whole.
@@ -148,14 +178,28 @@ impl Download {
     }
 }
 
-/// Opens one file (or the window `[start, end)` of it) as an entry body.
-pub fn open_file(state: &AppState, source: &FileSource, start: u64, end: Option<u64>) -> EntryBody {
+/// Opens one file (or the window `[start, end)` of it) as an entry body, sending `context` too, read
+/// through the pool of `reads`; `kind` says what for (metrics).
+pub fn open_file(
+    state: &AppState,
+    context: &HeaderMap,
+    source: &FileSource,
+    start: u64,
+    end: Option<u64>,
+    kind: OriginKind,
+    reads: ReadSize,
+) -> EntryBody {
     let req = FileRequest {
         url: source.url.clone(),
         headers: source.headers.clone(),
         expected_size: source.size,
         start,
         end,
+        kind,
+        context: context.clone(),
     };
-    Box::pin(fetch_file(&state.origin, req).map(|r| r.map_err(|e| Box::new(e) as BoxError)))
+    Box::pin(
+        fetch_file(&state.origin.with_reads(reads), req)
+            .map(|r| r.map_err(|e| Box::new(e) as BoxError)),
+    )
 }

@@ -1,6 +1,6 @@
 //! The HTTP server (docs/contract.md, Responses to Operations): the public listener (download links), the admin listener (health,
 //! readiness, metrics), and shutdown (readiness turns 503, stop accepting, let downloads finish within the
-//! grace period, drop the rest, exit 0).
+//! grace period, send the completion reports still queued within the same period, drop the rest, exit 0).
 //!
 //! [`start`] binds both listeners and returns a [`ServerHandle`] (tests and `zipper demo` use it in-process);
 //! [`serve`] is `zipper serve`: start, wait for SIGTERM/SIGINT, drain. This module wires settings to parts;
@@ -13,6 +13,8 @@ pub mod download;
 pub mod listener;
 pub mod manifest_load;
 pub mod ranged;
+pub mod record;
+pub mod reporting;
 pub mod request_error;
 pub mod service;
 
@@ -30,13 +32,15 @@ use crate::budget::Budget;
 use crate::config::Config;
 use crate::core::keys::KeySet;
 use crate::core::keys::Secret;
-use crate::core::link::LinkPolicy;
+use crate::core::layout::PlanOptions;
+use crate::core::link::{LinkPolicy, PathPrefix};
 use crate::core::manifest::ManifestLimits;
 use crate::crc_cache::{CrcCache, CrcKey, CrcReads};
 use crate::manifest_cache::ManifestCache;
-use crate::metrics::Metrics;
+use crate::metrics::{CacheFigures, Metrics, Sampled};
 use crate::origin::{OriginClient, OriginSettings};
 use crate::prefetch::PrefetchLimits;
+use crate::report::{ReportSettings, Reports};
 use crate::shared_cache::SharedCache;
 
 /// What every request of the public listener shares.
@@ -45,12 +49,16 @@ pub struct AppState {
     pub keys: KeySet,
     /// Link age window.
     pub link_policy: LinkPolicy,
+    /// The path links live under (`path_prefix`).
+    pub path_prefix: PathPrefix,
     /// The origin client (connection pools, guard, retries).
     pub origin: OriginClient,
     /// Manifest bounds.
     pub manifest_limits: ManifestLimits,
     /// Per-download read-ahead bounds.
     pub prefetch: PrefetchLimits,
+    /// The planner's settings (the inline CRC threshold, within the whole-file buffer pool).
+    pub plan_options: PlanOptions,
     /// Concurrent download slots.
     pub downloads: Arc<Semaphore>,
     /// The process-wide memory budget every download's buffers count against.
@@ -58,7 +66,7 @@ pub struct AppState {
     /// The metrics registry.
     pub metrics: Arc<Metrics>,
     /// CRCs learnt from full reads, for cheap resumes.
-    pub crc_cache: CrcCache,
+    pub crc_cache: Arc<CrcCache>,
     /// Reads in progress that fill the CRC cache for resumes (one per file, bounded).
     pub crc_reads: Arc<CrcReads>,
     /// Validated manifests for resumes, by signed link.
@@ -69,6 +77,8 @@ pub struct AppState {
     pub clock: Arc<dyn Fn() -> i64 + Send + Sync>,
     /// Longest time a download's data may wait for its client.
     pub client_write_timeout: Duration,
+    /// The completion report sender.
+    pub reports: Reports,
 }
 
 /// Whole-file reads for missing CRCs running at once, across all downloads.
@@ -88,16 +98,37 @@ pub fn system_clock() -> i64 {
 impl AppState {
     /// Builds the shared state from a validated configuration.
     pub fn from_config(config: &Config) -> anyhow::Result<AppState> {
-        let origin =
-            OriginClient::new(origin_settings(config)?).context("building the origin client")?;
-        let metrics = Arc::new(Metrics::default());
+        let budget = if config.inline_crc_max_bytes > 0 {
+            Budget::with_file_buffers(config.memory_budget_bytes)
+        } else {
+            Budget::new(config.memory_budget_bytes)
+        };
+        // A file is read whole only if its buffer fits the pool (an eighth of the budget).
+        let plan_options = PlanOptions {
+            inline_crc_max_bytes: config
+                .inline_crc_max_bytes
+                .min(budget.file_buffer_bytes() as u64),
+        };
+        let crc_cache = Arc::new(CrcCache::new(config.crc_cache_entries));
+        let metrics = Arc::new(Metrics::new(sampled(&budget, &crc_cache)));
+        let origin = OriginClient::with_metrics(origin_settings(config)?, Arc::clone(&metrics))
+            .context("building the origin client")?;
+        let clock: Arc<dyn Fn() -> i64 + Send + Sync> = Arc::new(system_clock);
+        let reports = Reports::new(
+            origin.clone(),
+            Arc::clone(&metrics),
+            report_settings(config),
+            Arc::clone(&clock),
+        );
         let shared_cache = match &config.cache_url {
             Some(url) => SharedCache::new(url, Arc::clone(&metrics)),
             None => SharedCache::disabled(),
         };
         Ok(AppState {
+            plan_options,
             keys: config.keys.clone(),
             link_policy: config.link,
+            path_prefix: config.path_prefix.clone(),
             origin,
             manifest_limits: ManifestLimits {
                 max_entries: config.max_entries,
@@ -112,14 +143,15 @@ impl AppState {
             downloads: Arc::new(Semaphore::new(
                 config.max_concurrent_downloads.min(Semaphore::MAX_PERMITS),
             )),
-            budget: Budget::new(config.memory_budget_bytes),
+            budget,
             metrics,
-            crc_cache: CrcCache::new(config.crc_cache_entries),
+            crc_cache,
             crc_reads: CrcReads::new(CRC_READS_AT_ONCE, CRC_READS_PENDING),
             manifest_cache: ManifestCache::new(),
             shared_cache,
-            clock: Arc::new(system_clock),
+            clock,
             client_write_timeout: config.client_write_timeout,
+            reports,
         })
     }
 }
@@ -145,6 +177,24 @@ impl AppState {
     }
 }
 
+/// What the metrics read when scraped: the budget's bytes and the CRC cache's figures.
+fn sampled(budget: &Budget, crc_cache: &Arc<CrcCache>) -> Sampled {
+    let (in_use, limit, cache) = (budget.clone(), budget.clone(), Arc::clone(crc_cache));
+    Sampled {
+        budget_in_use: Box::new(move || in_use.in_use() as u64),
+        budget_limit: Box::new(move || limit.limit() as u64),
+        crc_cache: Box::new(move || {
+            let s = cache.stats();
+            CacheFigures {
+                entries: s.entries,
+                hits: s.hits,
+                misses: s.misses,
+                evictions: s.evictions,
+            }
+        }),
+    }
+}
+
 /// The origin client's settings from the configuration.
 pub fn origin_settings(config: &Config) -> anyhow::Result<OriginSettings> {
     Ok(OriginSettings {
@@ -165,6 +215,17 @@ pub fn origin_settings(config: &Config) -> anyhow::Result<OriginSettings> {
     })
 }
 
+/// The report sender's settings from the configuration.
+pub fn report_settings(config: &Config) -> ReportSettings {
+    ReportSettings {
+        queue_max: config.report_queue_max,
+        retries: config.report_retries,
+        backoff: config.origin_retry_backoff,
+        timeout: config.report_timeout,
+        ..ReportSettings::default()
+    }
+}
+
 /// A running server.
 pub struct ServerHandle {
     /// Where the public listener is bound.
@@ -174,6 +235,7 @@ pub struct ServerHandle {
     /// The shared state (metrics, cache) for inspection.
     pub state: Arc<AppState>,
     ready: Arc<AtomicBool>,
+    grace: Duration,
     shutdown: watch::Sender<bool>,
     admin_shutdown: watch::Sender<bool>,
     public_task: JoinHandle<()>,
@@ -181,12 +243,23 @@ pub struct ServerHandle {
 }
 
 impl ServerHandle {
-    /// Turns readiness off, stops accepting downloads, and waits (up to the grace period) for open ones;
-    /// the admin listener keeps answering (`/readyz` 503) until the downloads are done.
+    /// Turns readiness off, stops accepting downloads, and waits (up to the grace period) for open ones and
+    /// then for the completion reports still queued (within the same period); the admin listener keeps
+    /// answering (`/readyz` 503) until then.
     pub async fn shutdown(self) {
+        let deadline = tokio::time::Instant::now() + self.grace;
         self.ready.store(false, Ordering::SeqCst);
         let _ = self.shutdown.send(true);
         let _ = self.public_task.await;
+        let pending = self.state.reports.pending();
+        let drained = self.state.reports.drain(deadline).await;
+        if pending > 0 || drained.dropped > 0 {
+            tracing::info!(
+                pending,
+                dropped = drained.dropped,
+                "completion reports drained"
+            );
+        }
         let _ = self.admin_shutdown.send(true);
         let _ = self.admin_done.await;
     }
@@ -238,6 +311,7 @@ pub async fn start(config: &Config, state: AppState) -> anyhow::Result<ServerHan
         admin_addr,
         state,
         ready,
+        grace,
         shutdown,
         admin_shutdown,
         public_task,

@@ -3,19 +3,26 @@
 //! a CRC the manifest and the cache lack is read once, in a task of its own shared by every request that
 //! needs it ([`crate::crc_cache::CrcReads`]).
 //!
+//! An entry in inline CRC mode (its local header carries a CRC the manifest lacks) that the range starts
+//! in, or covers, is read whole into a buffer charged to the whole-file pool, its CRC checked against the
+//! cache's (or learnt), and the wanted slices of its header and data served from that one read.
+//!
 //! Chunks read for the range are charged to the download's floor, CRC reads borrow from the shared
 //! read-ahead, so range work is inside the memory budget too. Planning the pieces costs O(pieces): nothing
 //! is copied per piece. This module moves bytes; the format logic is the layout's.
 
 use std::sync::Arc;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use futures_util::{stream, Stream, StreamExt};
 
 use super::download::{open_file, Download, FileItem};
 use super::request_error::RequestError;
 use crate::budget::{DownloadBudget, CHUNK};
+use crate::core::encoder::EncodeError;
 use crate::core::layout::{Piece, SegmentKind};
+use crate::metrics::OriginKind;
+use crate::origin::client::ReadSize;
 use crate::zipstream::{BoxError, EntryBody, ZipStreamError};
 
 /// The range `start..end` of `dl`'s archive, once the first file it needs has answered (docs/contract.md, Failures).
@@ -29,17 +36,19 @@ pub async fn range_archive(
         .layout()
         .map(|l| l.pieces(start, end))
         .unwrap_or_default();
+    let works = works(&dl, pieces);
     // What the range first needs from the origin is obtained now, so that its failure is still a JSON
-    // error (CONTRACT.md §5): the first data piece is opened, or, when a record comes first that needs a CRC
-    // the manifest and the cache lack (a range inside the central directory), that CRC is read.
+    // error (docs/contract.md, Failures): the first data piece is opened, or, when a record comes first that needs a CRC
+    // the manifest and the cache lack (a range inside the central directory), that CRC is read, or an
+    // inline CRC entry the range starts in is read whole.
     let mut opened = None;
-    if let Some((i, piece, need)) = pieces
+    if let Some((i, work, need)) = works
         .iter()
         .enumerate()
-        .find_map(|(i, p)| first_need(&dl, p).map(|need| (i, p, need)))
+        .find_map(|(i, w)| first_need(&dl, w).map(|need| (i, w, need)))
     {
-        match need {
-            Need::Data(k) => {
+        match (need, work) {
+            (Need::Data(k), Work::Piece(piece)) => {
                 let body = data_body(&dl, k, piece)
                     .map_err(|e| RequestError::first_file(&dl.name_of(k), e.to_string().into()))?;
                 let mut body = charged(body, dl.budget.clone());
@@ -51,22 +60,29 @@ pub async fn range_archive(
                 let body: EntryBody = Box::pin(stream::iter(head).chain(body));
                 opened = Some((i, Pre::Body(body)));
             }
-            Need::Crc(k, file) => {
+            (Need::Crc(k, file), _) => {
                 let crc = crc_for(&dl, k, file)
                     .await
                     .map_err(|e| RequestError::first_file(&dl.name_of(k), e.to_string().into()))?;
                 opened = Some((i, Pre::Crc(crc)));
             }
+            (Need::Whole(k), Work::Inline { header, data, .. }) => {
+                let bytes = inline_pieces(&dl, k, *header, *data)
+                    .await
+                    .map_err(|e| RequestError::first_file(&dl.name_of(k), e.to_string().into()))?;
+                opened = Some((i, Pre::Ready(bytes)));
+            }
+            (Need::Data(_) | Need::Whole(_), _) => {}
         }
     }
-    Ok(stream::iter(pieces.into_iter().enumerate())
-        .then(move |(i, piece)| {
+    Ok(stream::iter(works.into_iter().enumerate())
+        .then(move |(i, work)| {
             let dl = Arc::clone(&dl);
             let pre = match &opened {
                 Some((j, _)) if *j == i => opened.take().map(|(_, pre)| pre),
                 _ => None,
             };
-            async move { piece_stream(&dl, piece, pre).await }
+            async move { work_stream(&dl, work, pre).await }
         })
         .map(|r: Result<_, ZipStreamError>| match r {
             Ok(s) => s,
@@ -75,12 +91,60 @@ pub async fn range_archive(
         .flatten())
 }
 
+/// One unit of a range's work: a piece produced on its own, or the pieces (local header, data) of an entry
+/// in inline CRC mode, produced together from one whole read of its file.
+#[derive(Debug, Clone, Copy)]
+enum Work {
+    /// A record or a data piece.
+    Piece(Piece),
+    /// The wanted parts of inline CRC entry `k`: its local header and its data, either or both.
+    Inline {
+        k: usize,
+        header: Option<Piece>,
+        data: Option<Piece>,
+    },
+}
+
+/// Groups the pieces of inline CRC entries (their header carries a CRC only a whole read gives).
+fn works(dl: &Download, pieces: Vec<Piece>) -> Vec<Work> {
+    let mut out: Vec<Work> = Vec::with_capacity(pieces.len());
+    for p in pieces {
+        let k = match p.kind {
+            SegmentKind::LocalHeader(k) | SegmentKind::Data(k) => k,
+            _ => {
+                out.push(Work::Piece(p));
+                continue;
+            }
+        };
+        if !dl.plan.entries().get(k).is_some_and(|e| e.inline_crc) {
+            out.push(Work::Piece(p));
+            continue;
+        }
+        let is_header = matches!(p.kind, SegmentKind::LocalHeader(_));
+        if let Some(Work::Inline { k: last, data, .. }) = out.last_mut() {
+            if *last == k && !is_header {
+                *data = Some(p);
+                continue;
+            }
+        }
+        let (header, data) = if is_header {
+            (Some(p), None)
+        } else {
+            (None, Some(p))
+        };
+        out.push(Work::Inline { k, header, data });
+    }
+    out
+}
+
 /// What a piece needs from the origin before it can be produced.
 enum Need<'a> {
     /// The data of entry `k`.
     Data(usize),
     /// The CRC of entry `k` (a record needs it; neither the manifest nor the cache has it).
     Crc(usize, &'a FileItem),
+    /// The whole file of inline CRC entry `k`.
+    Whole(usize),
 }
 
 /// What was obtained for a piece before the response head.
@@ -89,9 +153,18 @@ enum Pre {
     Body(EntryBody),
     /// The CRC the record needs.
     Crc(u32),
+    /// The bytes of an inline CRC entry's pieces.
+    Ready(Vec<Bytes>),
 }
 
-fn first_need<'a>(dl: &'a Download, piece: &Piece) -> Option<Need<'a>> {
+fn first_need<'a>(dl: &'a Download, work: &Work) -> Option<Need<'a>> {
+    let piece = match work {
+        Work::Piece(piece) => piece,
+        Work::Inline { k, data, .. } => {
+            let crc_known = dl.file_of(*k).and_then(|f| dl.known_crc(f)).is_some();
+            return (data.is_some() || !crc_known).then_some(Need::Whole(*k));
+        }
+    };
     if let SegmentKind::Data(k) = piece.kind {
         return Some(Need::Data(k));
     }
@@ -101,6 +174,125 @@ fn first_need<'a>(dl: &'a Download, piece: &Piece) -> Option<Need<'a>> {
 }
 
 type PieceStream = futures_util::stream::BoxStream<'static, Result<Bytes, ZipStreamError>>;
+
+/// The bytes of one unit of work.
+async fn work_stream(
+    dl: &Arc<Download>,
+    work: Work,
+    pre: Option<Pre>,
+) -> Result<PieceStream, ZipStreamError> {
+    match (work, pre) {
+        (Work::Piece(piece), pre) => piece_stream(dl, piece, pre).await,
+        (Work::Inline { .. }, Some(Pre::Ready(bytes))) => {
+            Ok(stream::iter(bytes.into_iter().map(Ok)).boxed())
+        }
+        (Work::Inline { k, header, data }, _) => {
+            let bytes = inline_pieces(dl, k, header, data).await?;
+            Ok(stream::iter(bytes.into_iter().map(Ok)).boxed())
+        }
+    }
+}
+
+/// The wanted bytes of inline CRC entry `k`'s local header and data. Its file is read whole (into a buffer
+/// charged to the whole-file pool) when its data is wanted or its CRC is not known; the wanted slice then
+/// comes from that buffer, after its CRC has been checked against a CRC already known (the cache, which an
+/// earlier response may have put in the header): a file that changed fails the range instead of
+/// completing a corrupt archive.
+async fn inline_pieces(
+    dl: &Arc<Download>,
+    k: usize,
+    header: Option<Piece>,
+    data: Option<Piece>,
+) -> Result<Vec<Bytes>, ZipStreamError> {
+    let file = dl
+        .file_of(k)
+        .ok_or_else(|| ZipStreamError::MissingBody(dl.name_of(k)))?;
+    let known = dl.known_crc(file);
+    let (crc, whole) = match (known, data) {
+        (Some(crc), None) => (crc, Bytes::new()),
+        _ => {
+            let whole = read_whole(dl, k, file).await?;
+            let crc = crc32fast::hash(&whole);
+            match known {
+                Some(expected) if expected != crc => {
+                    return Err(EncodeError::CrcMismatch {
+                        name: dl.name_of(k),
+                        expected,
+                        actual: crc,
+                    }
+                    .into())
+                }
+                Some(_) => {}
+                None => dl.learn_crc(file, crc),
+            }
+            (crc, whole)
+        }
+    };
+    let mut out = Vec::with_capacity(2);
+    if let Some(p) = header {
+        let mut bytes = Vec::new();
+        dl.plan
+            .render_segment(p.kind, &|_| Some(crc), &mut bytes)
+            .ok_or_else(|| ZipStreamError::MissingBody(dl.name_of(k)))?;
+        out.push(slice_of(Bytes::from(bytes), &p));
+    }
+    if let Some(p) = data {
+        out.push(slice_of(whole, &p));
+    }
+    Ok(out)
+}
+
+/// File `k` read whole into one buffer charged to the download's whole-file pool; its chunks go through
+/// the floor and are dropped once copied.
+async fn read_whole(
+    dl: &Arc<Download>,
+    k: usize,
+    file: &FileItem,
+) -> Result<Bytes, ZipStreamError> {
+    let name = dl.name_of(k);
+    let size = file.source.size.unwrap_or(0);
+    let cap = usize::try_from(size).map_err(|_| EncodeError::Misuse("inline entry too large"))?;
+    let charge = dl.budget.file_buffer(cap).await;
+    let mut body = charged(
+        dl.open(&file.source, 0, None, OriginKind::Range),
+        dl.budget.clone(),
+    );
+    let mut buf = BytesMut::with_capacity(cap);
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|source| ZipStreamError::Source {
+            entry: name.clone(),
+            source,
+        })?;
+        if buf.len() + chunk.len() > cap {
+            return Err(EncodeError::TooLong {
+                name,
+                expected: size,
+            }
+            .into());
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    if buf.len() != cap {
+        return Err(EncodeError::TooShort {
+            name,
+            expected: size,
+            actual: buf.len() as u64,
+        }
+        .into());
+    }
+    Ok(charge.attach(buf.freeze()))
+}
+
+/// The part of `bytes` (a whole segment) that `piece` wants.
+fn slice_of(bytes: Bytes, piece: &Piece) -> Bytes {
+    let from = usize::try_from(piece.skip)
+        .unwrap_or(usize::MAX)
+        .min(bytes.len());
+    let to = usize::try_from(piece.skip + piece.len)
+        .unwrap_or(usize::MAX)
+        .min(bytes.len());
+    bytes.slice(from..to)
+}
 
 /// The bytes of one piece: file data through a ranged fetch, or a record rendered from the plan.
 async fn piece_stream(
@@ -137,14 +329,7 @@ async fn piece_stream(
     dl.plan
         .render_segment(piece.kind, &|_| crc, &mut bytes)
         .ok_or_else(|| ZipStreamError::MissingBody(format!("{:?}", piece.kind)))?;
-    let from = usize::try_from(piece.skip)
-        .unwrap_or(usize::MAX)
-        .min(bytes.len());
-    let to = usize::try_from(piece.skip + piece.len)
-        .unwrap_or(usize::MAX)
-        .min(bytes.len());
-    let chunk = Bytes::from(bytes).slice(from..to);
-    Ok(stream::iter([Ok(chunk)]).boxed())
+    Ok(stream::iter([Ok(slice_of(Bytes::from(bytes), &piece))]).boxed())
 }
 
 /// The body of the data piece of entry `k`: a ranged fetch; a piece covering the whole file whose CRC is
@@ -153,11 +338,11 @@ fn data_body(dl: &Arc<Download>, k: usize, piece: &Piece) -> Result<EntryBody, Z
     let file = dl
         .file_of(k)
         .ok_or_else(|| ZipStreamError::MissingBody(dl.name_of(k)))?;
-    let body = open_file(
-        &dl.state,
+    let body = dl.open(
         &file.source,
         piece.skip,
         Some(piece.skip + piece.len),
+        OriginKind::Range,
     );
     let whole = file.source.size == Some(piece.len) && piece.skip == 0;
     let needed = dl
@@ -186,14 +371,27 @@ async fn crc_for(dl: &Arc<Download>, k: usize, file: &FileItem) -> Result<u32, Z
     let state = Arc::clone(&dl.state);
     let secret = dl.secret.clone();
     let source = file.source.clone();
+    let context = dl.context.clone();
     // In a task of its own, shared by every request that needs it: if the client gives up first, the read
     // still completes and fills the cache for its next attempt.
     let read = dl.state.crc_reads.join_or_start(key, async move {
         let _charge = state.budget.borrow(CHUNK).await;
         let (tx, rx) = tokio::sync::oneshot::channel();
-        let mut body = crc_tap(open_file(&state, &source, 0, None), size, move |crc| {
-            let _ = tx.send(crc);
-        });
+        let mut body = crc_tap(
+            open_file(
+                &state,
+                &context,
+                &source,
+                0,
+                None,
+                OriginKind::Crc,
+                ReadSize::Lean,
+            ),
+            size,
+            move |crc| {
+                let _ = tx.send(crc);
+            },
+        );
         while let Some(chunk) = body.next().await {
             chunk?;
         }

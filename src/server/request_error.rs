@@ -15,15 +15,21 @@ use crate::core::manifest::ManifestError;
 use crate::core::range;
 use crate::error::{json_body, Code, HasCode};
 use crate::metrics::Metrics;
-use crate::origin::{FetchError, ManifestFetchError};
+use crate::origin::{FetchError, GuardError, ManifestFetchError};
 use crate::zipstream::BoxError;
 
 /// Everything that can answer a download request before its first byte.
 #[derive(Debug, thiserror::Error)]
 pub enum RequestError {
-    /// Not a route of the public listener.
-    #[error("no such route")]
-    NotFound,
+    /// Not a route of the public listener. The message shows the expected shape, never the path.
+    #[error(
+        "no such route: a download link is {prefix}/{{key_id}}/{{callback}}/{{signature}}/{{filename}} \
+         (4 segments, each percent-encoded, so a '/' inside one is %2F)"
+    )]
+    NotFound {
+        /// The configured `path_prefix` (empty for none).
+        prefix: String,
+    },
     /// Not GET or HEAD.
     #[error("method not allowed: use GET or HEAD")]
     MethodNotAllowed,
@@ -48,6 +54,14 @@ pub enum RequestError {
     /// The Range starts past the end.
     #[error("range not satisfiable: the archive is {0} bytes")]
     RangeNotSatisfiable(u64),
+    /// The guard refuses the manifest's `notify_url`.
+    #[error("notify_url {url}: {source}")]
+    NotifyNotAllowed {
+        /// The URL, redacted.
+        url: String,
+        /// The refusal.
+        source: GuardError,
+    },
     /// The first file failed before any archive byte was sent.
     #[error("{entry}: {message}")]
     FirstFile {
@@ -77,7 +91,7 @@ impl RequestError {
 impl HasCode for RequestError {
     fn code(&self) -> Code {
         match self {
-            RequestError::NotFound => Code::NotFound,
+            RequestError::NotFound { .. } => Code::NotFound,
             RequestError::MethodNotAllowed => Code::MethodNotAllowed,
             RequestError::Link(e) => e.code(),
             RequestError::Overloaded => Code::Overloaded,
@@ -85,6 +99,7 @@ impl HasCode for RequestError {
             RequestError::Manifest(_) | RequestError::Plan(_) => Code::InvalidManifest,
             RequestError::File(e) => e.code(),
             RequestError::RangeNotSatisfiable(_) => Code::RangeNotSatisfiable,
+            RequestError::NotifyNotAllowed { source, .. } => source.code(),
             RequestError::FirstFile { code, .. } => *code,
         }
     }
@@ -92,8 +107,8 @@ impl HasCode for RequestError {
 
 /// The JSON error response for any request error: the single place statuses and bodies are made.
 pub fn error_response(err: &RequestError, metrics: &Metrics) -> Response<Body> {
-    Metrics::inc(&metrics.error_responses);
     let code = err.code();
+    metrics.error_response(code.as_str());
     let mut res = Response::new(full(json_body(code, &err.to_string())));
     *res.status_mut() = code.status();
     let h = res.headers_mut();

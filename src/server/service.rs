@@ -11,6 +11,7 @@
 //! format logic of its own.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use http::header::{self, HeaderValue};
 use http::{Method as HttpMethod, Request, Response, StatusCode};
@@ -19,28 +20,60 @@ use http_body_util::{BodyExt, Empty};
 use super::body::ZipBody;
 use super::download::Download;
 use super::listener::{Body, ConnState};
+use super::record::{DownloadRecord, Outcome};
+use super::reporting::{Arrival, ReportSeed, SeedParts};
 pub use super::request_error::{error_response, RequestError};
 use super::AppState;
 use crate::core::etag::archive_etag;
 use crate::core::layout::{EntryKind as LayoutKind, EntrySpec, Method, Plan};
 use crate::core::link::{self, VerifiedLink};
-use crate::core::manifest::{Compression, EntryKind, FileSource, Manifest};
+use crate::core::manifest::Renamed;
+use crate::core::manifest::{self, Compression, EntryKind, FileSource, Manifest};
 use crate::core::names::content_disposition;
 use crate::core::range::{self, RangeDecision};
-use crate::error::HasCode;
-use crate::metrics::Metrics;
+use crate::core::report::{ReportError, ServedRange};
+use crate::core::traceparent::valid_traceparent;
+use crate::error::{Code, HasCode};
+use crate::metrics::{Metrics, Stage};
+use crate::origin::guard::HostKind;
 use crate::origin::FileRequest;
+use crate::request_id::{self, RequestId};
+use url::Url;
 
-/// Answers one request on the public listener.
+/// Answers one request on the public listener; every answer carries the request's `X-Request-Id`.
 pub async fn handle<B>(state: Arc<AppState>, req: Request<B>) -> Response<Body> {
+    let started = Instant::now();
     Metrics::inc(&state.metrics.requests);
-    match download(&state, &req).await {
+    let arrival = Arrival::now();
+    let id = RequestId::from_header_or_new(
+        req.headers()
+            .get(request_id::HEADER)
+            .map(HeaderValue::as_bytes),
+    );
+    // Set once the link checks out; ended here on an error, else by the body (or dropped: cancelled).
+    let mut record = None;
+    let mut res = match download(&state, &req, &id, arrival, started, &mut record).await {
         Ok(res) => res,
         Err(e) => {
-            tracing::info!(code = e.code().as_str(), error = %e, "request refused");
+            let code = e.code();
+            tracing::info!(code = code.as_str(), error = %e, request_id = %id, "request refused");
+            if let Some(mut record) = record {
+                let outcome = match code {
+                    Code::Overloaded => Outcome::Overloaded,
+                    code => Outcome::Failed {
+                        cause: code.as_str(),
+                        stage: Stage::Head,
+                    },
+                };
+                record.finish(outcome, 0);
+            }
             error_response(&e, &state.metrics)
         }
+    };
+    if let Ok(v) = HeaderValue::from_str(id.as_str()) {
+        res.headers_mut().insert(request_id::HEADER, v);
     }
+    res
 }
 
 /// A validated manifest turned into a plan and its file sources.
@@ -48,16 +81,29 @@ struct Planned {
     plan: Arc<Plan>,
     sources: Vec<(usize, FileSource)>,
     filename: Option<String>,
+    /// The manifest's `notify_url`, checked by the guard.
+    notify_url: Option<Url>,
+    renamed: Vec<Renamed>,
 }
 
 async fn download<B>(
     state: &Arc<AppState>,
     req: &Request<B>,
+    id: &RequestId,
+    arrival: Arrival,
+    started: Instant,
+    record: &mut Option<DownloadRecord>,
 ) -> Result<Response<Body>, RequestError> {
     // The raw path: hyper does not decode it, so the link is percent-decoded exactly once, by `link`.
-    let path = req.uri().path();
+    let not_found = || RequestError::NotFound {
+        prefix: state.path_prefix.to_string(),
+    };
+    let path = state
+        .path_prefix
+        .strip(req.uri().path())
+        .ok_or_else(not_found)?;
     if path.split('/').count() != 5 {
-        return Err(RequestError::NotFound);
+        return Err(not_found());
     }
     let is_head = match *req.method() {
         HttpMethod::GET => false,
@@ -67,33 +113,50 @@ async fn download<B>(
     let parsed = link::parse_path(path)?;
     let now = (state.clock)();
     let verified = link::verify(&parsed, &state.keys, now, &state.link_policy)?;
-    let overloaded = || {
-        Metrics::inc(&state.metrics.overloaded);
-        RequestError::Overloaded
-    };
+    let rec = record.insert(DownloadRecord::new(
+        Arc::clone(&state.metrics),
+        started,
+        verified.key_id(),
+        verified.callback(),
+    ));
+    rec.request_id = Some(id.as_str().to_string());
     let slot = Arc::clone(&state.downloads)
         .try_acquire_owned()
-        .map_err(|_| overloaded())?;
-    let budget = state.budget.admit().ok_or_else(overloaded)?;
+        .map_err(|_| RequestError::Overloaded)?;
+    let budget = state.budget.admit().ok_or(RequestError::Overloaded)?;
 
+    let context = origin_context(req.headers(), id);
+    let mut manifest_headers = manifest_request_headers(state, &verified, now, id);
+    manifest_headers.extend(context.clone());
+    // A resume takes the link's manifest from a cache when one has it (docs/contract.md, Resume).
     let resume = req.headers().contains_key(header::RANGE);
-    let manifest = super::manifest_load::load(
-        state,
-        &verified,
-        now,
-        resume,
-        manifest_request_headers(state, &verified, now),
-    )
-    .await?;
-    let planned = plan(Arc::unwrap_or_clone(manifest))?;
+    let fetch_started = Instant::now();
+    let manifest =
+        super::manifest_load::load(state, &verified, now, resume, manifest_headers).await;
+    state.metrics.manifest_fetched(fetch_started.elapsed());
+    let planned = plan(state, Arc::unwrap_or_clone(manifest?))?;
+    rec.entries = planned.plan.entries().len();
     let filename = planned
         .filename
         .unwrap_or_else(|| verified.filename().to_string());
-    let label = format!(
-        "{}/{}",
-        verified.key_id(),
-        crate::origin::redact_url_str(verified.callback())
-    );
+    let label = rec.label();
+    let entries = planned.plan.entries().len();
+    // A GET whose manifest asks for a report gets one when it ends (HEAD downloads nothing).
+    let secret = state.keys.get(verified.key_id()).cloned();
+    let seed_parts = match (planned.notify_url, secret, is_head) {
+        (Some(url), Some(secret), false) => Some(SeedParts {
+            url,
+            secret,
+            request_id: id.clone(),
+            link_timestamp: verified.timestamp(),
+            filename: filename.clone(),
+            files: entries,
+            renamed: planned.renamed,
+            arrival,
+            reports: state.reports.clone(),
+        }),
+        _ => None,
+    };
     let dl = Arc::new(Download::new(
         Arc::clone(state),
         planned.plan,
@@ -101,6 +164,7 @@ async fn download<B>(
         verified.key_id(),
         budget,
         label,
+        context,
     ));
 
     let mut res = archive_head(&filename);
@@ -119,6 +183,7 @@ async fn download<B>(
     }
     let conn = req.extensions().get::<Arc<ConnState>>().cloned();
     let stall = state.stall_guard(conn);
+    let mut seed = seed_parts.map(|parts| ReportSeed::new(parts, total));
     match (
         total,
         etag.as_deref(),
@@ -131,40 +196,104 @@ async fn download<B>(
             if let Ok(v) = HeaderValue::from_str(&range::content_range(start, end, total)) {
                 h.insert(header::CONTENT_RANGE, v);
             }
+            rec.ranged = true;
             if is_head {
+                rec.discard();
                 return Ok(res);
             }
             dl.warm_crcs().await;
-            let stream = super::ranged::range_archive(Arc::clone(&dl), start, end + 1).await?;
+            if let Some(seed) = seed.as_mut() {
+                seed.served(ServedRange { start, end, total });
+            }
+            let stream = super::ranged::range_archive(Arc::clone(&dl), start, end + 1)
+                .await
+                .map_err(|e| report_refusal(seed.take(), e))?;
             Metrics::inc(&state.metrics.partial_responses);
             let len = Some(end - start + 1);
             let body = ZipBody::new(
                 stream,
                 len,
                 Arc::clone(&state.metrics),
-                dl.label.clone(),
+                take_record(record),
                 Some(slot),
                 stall,
             );
-            *res.body_mut() = BodyExt::boxed_unsync(body);
+            *res.body_mut() = BodyExt::boxed_unsync(with_report(body, seed));
         }
         _ => {
             if is_head {
+                rec.discard();
                 return Ok(res);
             }
-            let stream = super::archive::full_archive(Arc::clone(&dl), &stall.cancel).await?;
+            let stream = super::archive::full_archive(Arc::clone(&dl), &stall.cancel)
+                .await
+                .map_err(|e| report_refusal(seed.take(), e))?;
             let body = ZipBody::new(
                 stream,
                 total,
                 Arc::clone(&state.metrics),
-                dl.label.clone(),
+                take_record(record),
                 Some(slot),
                 stall,
             );
-            *res.body_mut() = BodyExt::boxed_unsync(body);
+            *res.body_mut() = BodyExt::boxed_unsync(with_report(body, seed));
         }
     }
     Ok(res)
+}
+
+/// The record, moved into the body (it was set when the link checked out).
+fn take_record(record: &mut Option<DownloadRecord>) -> DownloadRecord {
+    record.take().unwrap_or_else(|| {
+        // Unreachable: `download` sets it before any archive is started; a fresh one keeps counting right.
+        DownloadRecord::new(Arc::default(), Instant::now(), "", "")
+    })
+}
+
+/// The headers passed on to the origin with the manifest and file requests for the download's context: the
+/// request's id, and the client's W3C `traceparent` when it is well-formed (a malformed one is dropped,
+/// never an error). Both are in [`crate::origin::client::CONTEXT_HEADERS`].
+fn origin_context(headers: &http::HeaderMap, id: &RequestId) -> http::HeaderMap {
+    let mut context = http::HeaderMap::new();
+    if let Ok(v) = HeaderValue::from_str(id.as_str()) {
+        context.insert(request_id::HEADER, v);
+    }
+    if let Some(value) = headers.get("traceparent") {
+        if value.to_str().is_ok_and(valid_traceparent) {
+            context.insert("traceparent", value.clone());
+        }
+    }
+    context
+}
+
+/// `body`, which sends its report (if the manifest asked for one) when it has ended.
+fn with_report<S>(body: ZipBody<S>, seed: Option<ReportSeed>) -> ZipBody<S> {
+    match seed {
+        Some(seed) => body.on_end(Box::new(move |end| seed.finish(end))),
+        None => body,
+    }
+}
+
+/// Reports a download that failed before its first byte (if the manifest asked), and passes the error on.
+fn report_refusal(seed: Option<ReportSeed>, err: RequestError) -> RequestError {
+    if let Some(seed) = seed {
+        let code = err.code();
+        let (message, path) = match &err {
+            RequestError::FirstFile { entry, message, .. } => {
+                (message.clone(), Some(entry.clone()))
+            }
+            other => (other.to_string(), None),
+        };
+        seed.refused(
+            code.status().as_u16(),
+            ReportError {
+                code: code.as_str(),
+                message,
+                path,
+            },
+        );
+    }
+    err
 }
 
 /// `X-Zipper-Time` and `X-Zipper-Signature` of the manifest request (docs/contract.md, Manifest request).
@@ -172,8 +301,12 @@ fn manifest_request_headers(
     state: &AppState,
     verified: &VerifiedLink,
     now: i64,
+    id: &RequestId,
 ) -> http::HeaderMap {
     let mut headers = http::HeaderMap::new();
+    if let Ok(v) = HeaderValue::from_str(id.as_str()) {
+        headers.insert(request_id::HEADER, v);
+    }
     if let Some(secret) = state.keys.get(verified.key_id()) {
         let sig = link::manifest_request_signature(secret, now, verified.callback());
         if let (Ok(t), Ok(s)) = (
@@ -188,7 +321,7 @@ fn manifest_request_headers(
 }
 
 /// Plans the archive of a validated manifest (a JSON one or a mod_zip file list).
-fn plan(manifest: Manifest) -> Result<Planned, RequestError> {
+fn plan(state: &AppState, manifest: Manifest) -> Result<Planned, RequestError> {
     let mut specs = Vec::with_capacity(manifest.entries.len());
     let mut sources = Vec::new();
     for (k, e) in manifest.entries.into_iter().enumerate() {
@@ -219,11 +352,37 @@ fn plan(manifest: Manifest) -> Result<Planned, RequestError> {
             kind,
         });
     }
+    let notify_url = match manifest.notify_url {
+        None => None,
+        Some(raw) => Some(notify_target(state, &raw)?),
+    };
     Ok(Planned {
-        plan: Arc::new(Plan::new(specs)?),
+        plan: Arc::new(Plan::with_options(specs, state.plan_options)?),
         sources,
         filename: manifest.filename,
+        notify_url,
+        renamed: manifest.renamed,
     })
+}
+
+/// The manifest's `notify_url`, if the guard allows it now (scheme, the callback allowlist, an address
+/// written as an IP literal); a host name is checked again, on its resolved addresses, when the report is
+/// sent.
+fn notify_target(state: &AppState, raw: &str) -> Result<Url, RequestError> {
+    let url = Url::parse(raw).map_err(|_| {
+        RequestError::Manifest(manifest::ManifestError::NotifyUrl {
+            problem: manifest::Problem::NotHttpUrl,
+        })
+    })?;
+    state
+        .origin
+        .guard()
+        .check_url(&url, HostKind::Callback)
+        .map_err(|source| RequestError::NotifyNotAllowed {
+            url: crate::origin::redact_url(&url),
+            source,
+        })?;
+    Ok(url)
 }
 
 /// The response head shared by every archive answer (status 200, no body yet).

@@ -1,4 +1,5 @@
-//! The `zipper` binary's command line: help texts, and `serve` refusing a bad configuration with exit 64.
+//! The `zipper` binary's command line: help texts, `serve` refusing a bad configuration with exit 64 (every
+//! problem at once), and warning at start-up about unknown `ZIPPER_*` variables.
 
 use std::process::{Command, Output};
 
@@ -31,6 +32,38 @@ fn serve_reports_every_config_problem_and_exits_64_without_secrets() {
         "{stderr}"
     );
     assert!(!stderr.contains("s3cr3t"), "{stderr}");
+}
+
+/// The file's type errors all at once, each with its key; a setting under [keys] named as such; an
+/// unknown ZIPPER_* variable warned about with the closest setting. No value is repeated.
+#[test]
+fn serve_reports_file_type_errors_misplaced_settings_and_unknown_variables() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("zipper.toml");
+    std::fs::write(
+        &file,
+        "max_entries = \"many\"\nlink_max_age_secs = \"one day\"\n[keys]\nmain = \"s3cr3t-h\"\n\
+         listen = \"0.0.0.0:8080\"\n",
+    )
+    .expect("write config");
+    let out = zipper(
+        &["serve", "--config", &file.display().to_string()],
+        &[("ZIPPER_MAX_CONCURENT", "3")],
+    );
+    assert_eq!(out.status.code(), Some(64));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let name = file.display();
+    for line in [
+        format!("{name}: max_entries: line 1: expected a whole number"),
+        format!("{name}: link_max_age_secs: line 2: expected a whole number"),
+        format!("{name}: keys.listen: `listen` under [keys] looks like a setting, not a signing key: move it above the [keys] line"),
+        "warning: ZIPPER_MAX_CONCURENT is set but is not a zipper setting, so it is ignored; did you mean ZIPPER_MAX_CONCURRENT_DOWNLOADS?".to_owned(),
+    ] {
+        assert!(stderr.contains(&line), "{line}\n{stderr}");
+    }
+    for value in ["many", "one day", "s3cr3t", "0.0.0.0"] {
+        assert!(!stderr.contains(value), "repeats {value}: {stderr}");
+    }
 }
 
 #[test]
@@ -82,6 +115,7 @@ fn serve_answers_then_exits_0_on_sigterm() {
         .env("ZIPPER_KEYS", "main:a-secret-value")
         .env("ZIPPER_LISTEN", public.to_string())
         .env("ZIPPER_ADMIN_LISTEN", admin.to_string())
+        .env("ZIPPER_MAX_CONCURENT", "3")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -122,6 +156,10 @@ fn serve_answers_then_exits_0_on_sigterm() {
         let _ = std::io::Read::read_to_string(&mut e, &mut stderr);
     }
     assert_eq!(status.code(), Some(0), "stderr: {stderr}");
+    assert!(
+        stderr.contains("ZIPPER_MAX_CONCURENT is set but is not a zipper setting, so it is ignored; did you mean ZIPPER_MAX_CONCURRENT_DOWNLOADS?"),
+        "no start-up warning: {stderr}"
+    );
     assert!(
         !stderr.contains("a-secret-value"),
         "the secret leaked into the logs"

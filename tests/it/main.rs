@@ -23,6 +23,11 @@ mod layering;
 mod curl_resume;
 // A real browser: headless Chromium follows a zipper link from a page and saves a valid zip.
 mod browser;
+// Descriptor-free small entries without CRCs: ZipInputStream from a pipe, ranges inside such entries.
+mod inline_crc;
+// The reader matrix: every archive kind through every reader (Go, lsar, yauzl, unzipper, stream-unzip,
+// ZipInputStream, commons-compress, bsdtar from a pipe, and the five above).
+mod readers;
 // Process-wide bounds: the memory budget's admission, stalled and silent HTTP/2 clients, dripping origins,
 // first-file failures as JSON, linear range planning.
 mod limits;
@@ -31,3 +36,16 @@ mod mod_zip;
 // The fleet's shared cache on a real redis-server, and the in-process caches alone: resumes on another
 // instance fetch nothing, five resumes fetch the manifest once, a dead Redis fails no download.
 mod shared_cache;
+// `GET /metrics` after downloads of every outcome.
+mod metrics;
+// Request-scoped logs (the binary's JSON log line) and the client's traceparent passed on to origins.
+mod logs;
+// Completion reports through the real server: outcomes, retries, refusals, SIGTERM drain, the request id and
+// the origin-side verification snippets (Python, Node, Ruby).
+mod reports;
+// The reverse-proxy snippets of config/deploy/ (nginx, Caddy) in front of a real zipper, and the systemd unit.
+mod proxy;
+// The README's walk-through from `zipper demo` to your own `zipper serve`, with the real binary.
+mod walkthrough;
+// The repository stands alone: Markdown links resolve inside it, nothing points at the workspace outside.
+mod repo_links;

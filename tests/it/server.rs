@@ -470,6 +470,128 @@ async fn link_errors_answer_before_any_fetch() {
         requests_before,
         "nothing fetched for a refused link"
     );
+    // A path that is not a link says what a link looks like, and does not repeat the path.
+    let got = get(&format!("{base}/just/three-segments/here"), &[]).await;
+    let message = error_message(&got);
+    assert!(
+        message.contains(" /{key_id}/{callback}/{signature}/{filename}"),
+        "{message}"
+    );
+    assert!(!message.contains("three-segments"), "{message}");
+}
+
+/// A loopback origin without `allow_private_networks`: `502 origin_not_allowed`, and the message names the
+/// setting (file and environment forms) and, as every origin error, shows the callback without its query.
+#[tokio::test]
+async fn a_private_origin_is_refused_naming_allow_private_networks() {
+    let demo = start_with(|c| c.allow_private_networks = false).await;
+    let (m, _) = manifest(&demo, &[f("a.bin", 10, 1, true)]);
+    let link = demo.link(&m, "x.zip", now());
+    let got = get(&link, &[]).await;
+    assert_eq!(
+        (got.status, error_code(&got).as_str()),
+        (502, "origin_not_allowed")
+    );
+    let message = error_message(&got);
+    for words in [
+        "allow_private_networks = true",
+        "ZIPPER_ALLOW_PRIVATE_NETWORKS=true",
+    ] {
+        assert!(message.contains(words), "{message}");
+    }
+    assert!(
+        !message.contains("timestamp="),
+        "{message} repeats the query"
+    );
+    assert_eq!(demo.origin.total_requests(), 0);
+}
+
+fn error_message(g: &Got) -> String {
+    let v: Value = serde_json::from_slice(g.body.as_ref().expect("error body")).expect("JSON");
+    v["error"]["message"].as_str().expect("message").to_string()
+}
+
+/// `path_prefix = "/zip"`: a link made by `zipper sign --base http://host/zip` downloads; the same link
+/// without the prefix, or under a look-alike prefix, is `404 not_found` whose message shows the expected
+/// shape (with the prefix) and never the requested path.
+#[tokio::test]
+async fn links_under_the_path_prefix_work_and_other_paths_are_404() {
+    let demo = start_with(|c| {
+        c.path_prefix = zipper::core::link::PathPrefix::parse("/zip").expect("prefix");
+    })
+    .await;
+    let (m, _) = manifest(
+        &demo,
+        &[f("a.bin", 1000, 1, true), f("b.bin", 10, 2, false)],
+    );
+    let callback = demo.origin.url(&format!(
+        "{}?timestamp={}",
+        demo.origin.add_manifest(m),
+        now()
+    ));
+    let base = format!("http://{}", demo.server.public_addr);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_zipper"))
+        .env(
+            "PREFIX_TEST_SECRET",
+            String::from_utf8(demo.secret().expose().to_vec()).expect("utf-8 secret"),
+        )
+        .args([
+            "sign",
+            "--key-id",
+            "demo",
+            "--secret-env",
+            "PREFIX_TEST_SECRET",
+        ])
+        .args([
+            "--filename",
+            "p.zip",
+            "--base",
+            &format!("{base}/zip"),
+            &callback,
+        ])
+        .output()
+        .expect("zipper sign runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let link = String::from_utf8(out.stdout)
+        .expect("utf-8")
+        .trim()
+        .to_owned();
+    assert!(link.starts_with(&format!("{base}/zip/demo/")), "{link}");
+
+    let got = get(&link, &[]).await;
+    assert_eq!(got.status, 200);
+    check_unzip(write_temp(got.body.as_ref().expect("body")).path());
+
+    let unprefixed = link.replacen("/zip/demo/", "/demo/", 1);
+    let lookalike = link.replacen("/zip/demo/", "/zipx/demo/", 1);
+    let requests_before = demo.origin.total_requests();
+    for url in [
+        unprefixed,
+        lookalike,
+        format!("{base}/zip"),
+        format!("{base}/zip/a/b"),
+    ] {
+        let got = get(&url, &[]).await;
+        assert_eq!(
+            (got.status, error_code(&got).as_str()),
+            (404, "not_found"),
+            "{url}"
+        );
+        let message = error_message(&got);
+        assert!(
+            message.contains("/zip/{key_id}/{callback}/{signature}/{filename}"),
+            "{message}"
+        );
+        assert!(
+            !message.contains("demo") && !message.contains("zipx"),
+            "echoes the path: {message}"
+        );
+    }
+    assert_eq!(demo.origin.total_requests(), requests_before);
 }
 
 #[tokio::test]
@@ -789,10 +911,10 @@ async fn shutdown_drains_running_downloads_while_readyz_says_503() {
             .status(),
         200
     );
-    // A download that takes about a second.
+    // A download that takes about a second (with its CRC, so it streams rather than being read whole first).
     let slow = F {
         knobs: "chunk=16384&chunk_delay_ms=20",
-        ..f("slow.bin", 800_000, 1, false)
+        ..f("slow.bin", 800_000, 1, true)
     };
     let (m, expected) = manifest(&demo, &[slow]);
     let link = demo.link(&m, "x.zip", now());
@@ -850,7 +972,10 @@ async fn metrics_count_downloads_and_bytes() {
         text.contains(&format!("zipper_bytes_sent_total {sent}\n")),
         "{text}"
     );
-    assert!(text.contains("zipper_error_responses_total 1\n"), "{text}");
+    assert!(
+        text.contains("zipper_error_responses_total{code=\"not_found\"} 1\n"),
+        "{text}"
+    );
     assert!(text.contains("zipper_active_downloads 0\n"), "{text}");
 }
 

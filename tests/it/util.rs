@@ -11,7 +11,7 @@ pub struct Expected {
     pub crc32: u32,
 }
 
-fn tools_dir() -> PathBuf {
+pub fn tools_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tools")
 }
 
@@ -36,7 +36,7 @@ fn run(cmd: &mut Command) -> String {
 }
 
 /// Parses `name\tsize\tcrc` lines.
-fn parse_listing(text: &str) -> Vec<Expected> {
+pub fn parse_listing(text: &str) -> Vec<Expected> {
     let mut v: Vec<Expected> = text
         .lines()
         .filter(|l| !l.is_empty())
@@ -56,7 +56,7 @@ fn parse_listing(text: &str) -> Vec<Expected> {
     v
 }
 
-fn sorted(expected: &[Expected]) -> Vec<Expected> {
+pub fn sorted(expected: &[Expected]) -> Vec<Expected> {
     let mut v = expected.to_vec();
     v.sort();
     v
@@ -88,6 +88,11 @@ pub fn check_7z(path: &Path, expected: &[Expected]) {
     let listing = run(Command::new("7z")
         .args(["l", "-slt", "-sccUTF-8"])
         .arg(path));
+    assert_eq!(parse_7z_slt(&listing), sorted(expected), "7z listing");
+}
+
+/// The entries of a `7z l -slt` listing, sorted.
+pub fn parse_7z_slt(listing: &str) -> Vec<Expected> {
     let mut got = Vec::new();
     let mut cur: (Option<String>, Option<u64>, Option<u32>, bool) = (None, None, None, false);
     let mut in_entries = false;
@@ -113,7 +118,7 @@ pub fn check_7z(path: &Path, expected: &[Expected]) {
     }
     got.extend(seven_zip_entry(cur));
     got.sort();
-    assert_eq!(got, sorted(expected), "7z listing");
+    got
 }
 
 /// One entry of a `7z l -slt` listing from its (path, size, crc, is-folder) lines, if complete.

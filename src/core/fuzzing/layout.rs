@@ -1,7 +1,7 @@
 //! The planner and offset map under arbitrary entry lists and ranges (`fuzz/fuzz_targets/layout.rs`).
 
 use crate::core::encoder::encode_stored_in_memory;
-use crate::core::layout::{EntryKind, EntrySpec, Method, Plan, SegmentKind};
+use crate::core::layout::{EntryKind, EntrySpec, Method, Plan, PlanOptions, SegmentKind};
 use crate::core::spec::ZIP64_BYTES_THRESHOLD;
 
 /// Fuzz logic for `fuzz/fuzz_targets/layout.rs`: decodes entries and ranges from raw bytes, plans, and
@@ -57,7 +57,11 @@ pub fn fuzz_layout(data: &[u8]) {
             kind: entry_kind,
         });
     }
-    let Ok(plan) = Plan::new(specs) else {
+    // Inline CRC mode for small stored files without a CRC, or not, mixed with every other layout.
+    let options = PlanOptions {
+        inline_crc_max_bytes: if data.len() % 2 == 0 { 128 } else { 0 },
+    };
+    let Ok(plan) = Plan::with_options(specs, options) else {
         return;
     };
     let Some(layout) = plan.layout() else {
@@ -92,13 +96,19 @@ pub fn fuzz_layout(data: &[u8]) {
     );
     // Small archives: encode for real and compare with the offset map.
     if plan.entries().iter().all(|e| e.size().unwrap_or(0) <= 256) {
-        encoded_bytes_match_the_offset_map(&plan, &contents, x, y);
+        encoded_bytes_match_the_offset_map(&plan, options, &contents, x, y);
     }
 }
 
 /// Encodes a small archive for real, with contents matching its declared sizes and CRCs, and checks that
 /// the offset map reproduces the bytes of the range `x`, `y` pick.
-fn encoded_bytes_match_the_offset_map(plan: &Plan, contents: &[Vec<u8>], x: u8, y: u8) {
+fn encoded_bytes_match_the_offset_map(
+    plan: &Plan,
+    options: PlanOptions,
+    contents: &[Vec<u8>],
+    x: u8,
+    y: u8,
+) {
     // Contents must match the declared sizes and CRCs: rebuild the plan with the real CRCs.
     let refs: Vec<&[u8]> = contents.iter().map(Vec::as_slice).collect();
     let specs: Vec<EntrySpec> = plan
@@ -118,7 +128,7 @@ fn encoded_bytes_match_the_offset_map(plan: &Plan, contents: &[Vec<u8>], x: u8, 
             },
         })
         .collect();
-    let Ok(plan) = Plan::new(specs) else {
+    let Ok(plan) = Plan::with_options(specs, options) else {
         return;
     };
     let bytes = encode_stored_in_memory(&plan, &refs).expect("encodes");

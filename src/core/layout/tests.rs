@@ -247,9 +247,17 @@ fn case_strategy() -> impl Strategy<Value = Case> {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(200))]
 
+    /// With a random inline CRC threshold, entries without a CRC mix both modes (inline CRC below it, a
+    /// descriptor above it) with entries that have one.
     #[test]
-    fn planned_length_equals_produced_and_ranges_agree(case in case_strategy(), ranges in prop::collection::vec((any::<u64>(), any::<u64>()), 1..8)) {
-        let plan = Plan::new(case.specs.clone()).expect("plan");
+    fn planned_length_equals_produced_and_ranges_agree(case in case_strategy(), ranges in prop::collection::vec((any::<u64>(), any::<u64>()), 1..8), threshold in prop_oneof![Just(0u64), 0u64..300, Just(u64::MAX)]) {
+        let options = PlanOptions { inline_crc_max_bytes: threshold };
+        let plan = Plan::with_options(case.specs.clone(), options).expect("plan");
+        for (e, spec) in plan.entries().iter().zip(&case.specs) {
+            let no_crc = matches!(spec.kind, EntryKind::File { size: Some(s), crc32: None, .. } if s > 0);
+            prop_assert_eq!(e.inline_crc, no_crc && e.size().is_some_and(|s| s <= threshold));
+            prop_assert_eq!(e.flags & FLAG_DATA_DESCRIPTOR != 0, no_crc && !e.inline_crc);
+        }
         let refs: Vec<&[u8]> = case.contents.iter().map(Vec::as_slice).collect();
         let bytes = encode_stored_in_memory(&plan, &refs).expect("encode");
         let layout = plan.layout().expect("known layout");
@@ -361,4 +369,5 @@ fn large_deflate_entries_announce_zip64_locally() {
     assert!(plan.descriptor_is_wide(0, &outcome));
 }
 
+mod inline_crc;
 mod unicode_path;

@@ -17,6 +17,8 @@ use super::{Compression, EntryKind, Manifest};
 struct Out<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     filename: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    notify_url: Option<&'a str>,
     files: Vec<OutEntry<'a>>,
 }
 
@@ -82,6 +84,7 @@ pub fn to_canonical_json(manifest: &Manifest) -> Option<Vec<u8>> {
     }
     serde_json::to_vec(&Out {
         filename: manifest.filename.as_deref(),
+        notify_url: manifest.notify_url.as_deref(),
         files,
     })
     .ok()

@@ -38,6 +38,12 @@ pub enum ManifestError {
         /// What is wrong.
         problem: Problem,
     },
+    /// The `notify_url` field is invalid.
+    #[error("notify_url: {problem}")]
+    NotifyUrl {
+        /// What is wrong.
+        problem: Problem,
+    },
     /// A field of one file is invalid.
     #[error("files[{index}].{field}: {problem}")]
     Field {
@@ -207,6 +213,9 @@ pub enum Problem {
     /// The download name does not end in `.zip`.
     #[error("must end in .zip")]
     NotZip,
+    /// The `notify_url` is too long.
+    #[error("longer than {} bytes", super::MAX_NOTIFY_URL_BYTES)]
+    UrlTooLong,
     /// The download name is too long.
     #[error("longer than {MAX_FILENAME_BYTES} bytes")]
     FilenameTooLong,

@@ -6,8 +6,8 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use super::wire::{HeaderPairs, RawFile, Typed};
-use super::MAX_FILENAME_BYTES;
 use super::{Compression, Entry, EntryKind, Field, FileSource, ManifestError, Problem};
+use super::{MAX_FILENAME_BYTES, MAX_NOTIFY_URL_BYTES};
 use crate::core::names;
 
 /// Headers a manifest may not set for a file's GET (see the module doc of `core::manifest`), lower case:
@@ -122,6 +122,15 @@ pub(super) fn validate_file(
             headers,
         }),
     })
+}
+
+/// The `notify_url` field: an absolute http(s) URL written out in full (the rule of a file's `url`), at most
+/// [`MAX_NOTIFY_URL_BYTES`] long.
+pub(super) fn notify_url(raw: Typed<String>) -> Result<String, Problem> {
+    if matches!(&raw, Typed::Is(s) if s.len() > MAX_NOTIFY_URL_BYTES) {
+        return Err(Problem::UrlTooLong);
+    }
+    parse_url(Some(raw))
 }
 
 fn parse_url(raw: Option<Typed<String>>) -> Result<String, Problem> {

@@ -82,6 +82,8 @@ fn the_contract_example_parses() {
                 kind: EntryKind::Directory,
             },
         ],
+        notify_url: None,
+        renamed: vec![],
     };
     assert_eq!(parse(&body), Ok(expected));
 }
@@ -135,7 +137,9 @@ fn an_empty_file_list_is_a_valid_empty_archive() {
         parse(&json!({ "files": [] })),
         Ok(Manifest {
             filename: None,
-            entries: vec![]
+            entries: vec![],
+            notify_url: None,
+            renamed: vec![],
         })
     );
 }
@@ -625,7 +629,70 @@ fn duplicate_names_are_renamed_deterministically() {
             "a (1).txt"
         ]
     );
-    assert_eq!(parse(&body), Ok(manifest));
+    assert_eq!(parse(&body), Ok(manifest.clone()));
+    let renamed: Vec<(usize, &str, &str)> = manifest
+        .renamed
+        .iter()
+        .map(|r| (r.index, r.path.as_str(), r.name.as_str()))
+        .collect();
+    assert_eq!(
+        renamed,
+        [
+            (1, "a.txt", "a (2).txt"),
+            (3, "a.tar.gz", "a.tar (1).gz"),
+            (5, "README", "README (1)"),
+        ],
+        "the renames name the manifest index, the asked-for (normalised) path and the archive name"
+    );
+}
+
+// === notify_url ===
+
+#[test]
+fn notify_url_is_optional_and_an_absolute_http_url() {
+    let with = |v: serde_json::Value| parse(&json!({ "notify_url": v, "files": [] }));
+    assert_eq!(
+        parse(&json!({ "files": [] })).expect("valid").notify_url,
+        None
+    );
+    assert_eq!(with(json!(null)).expect("null is absent").notify_url, None);
+    assert_eq!(
+        with(json!("HTTPS://App.Example/reports/1?k=v"))
+            .expect("valid")
+            .notify_url
+            .as_deref(),
+        Some("https://app.example/reports/1?k=v")
+    );
+    for (bad, message) in [
+        (json!(7), "notify_url: expected a string"),
+        (
+            json!("ftp://a.example/r"),
+            "notify_url: not an absolute http(s) URL",
+        ),
+        (
+            json!("https:a.example/r"),
+            "notify_url: not an absolute http(s) URL",
+        ),
+        (
+            json!("/reports/1"),
+            "notify_url: not an absolute http(s) URL",
+        ),
+        (
+            json!(format!(
+                "https://a.example/{}",
+                "x".repeat(MAX_NOTIFY_URL_BYTES)
+            )),
+            "notify_url: longer than 8192 bytes",
+        ),
+    ] {
+        assert_eq!(with(bad).expect_err(message).to_string(), message);
+    }
+    let twice =
+        r#"{"notify_url":"https://a.example/","notify_url":"https://b.example/","files":[]}"#;
+    assert!(parse_str(twice)
+        .expect_err("duplicate")
+        .to_string()
+        .starts_with("manifest: duplicate field `notify_url`"));
 }
 
 #[test]
@@ -1084,6 +1151,8 @@ fn the_canonical_json_of_the_contract_example_round_trips() {
     // A time a manifest cannot write is not written.
     let far = Manifest {
         filename: None,
+        notify_url: None,
+        renamed: Vec::new(),
         entries: vec![Entry {
             path: "a".into(),
             modified_unix: 400_000_000_000,

@@ -210,6 +210,8 @@ pub(super) fn positioned(message: String, error: &serde_json::Error) -> Manifest
 enum TopField {
     Filename,
     Files,
+    #[serde(rename = "notify_url")]
+    NotifyUrl,
     #[serde(other)]
     Other,
 }
@@ -270,6 +272,7 @@ impl<'de> Visitor<'de> for TopLevel<'_, '_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let builder = self.0;
         let mut filename_seen = false;
+        let mut notify_url_seen = false;
         while let Some(key) = map.next_key::<TopField>()? {
             match key {
                 TopField::Filename => {
@@ -278,6 +281,16 @@ impl<'de> Visitor<'de> for TopLevel<'_, '_> {
                     }
                     if let Some(raw) = map.next_value::<Option<Typed<String>>>()? {
                         if let Err(error) = builder.set_filename(raw) {
+                            return Err(builder.fail(Failure::Invalid(error)));
+                        }
+                    }
+                }
+                TopField::NotifyUrl => {
+                    if std::mem::replace(&mut notify_url_seen, true) {
+                        return Err(builder.fail(duplicate("manifest", "notify_url")));
+                    }
+                    if let Some(raw) = map.next_value::<Option<Typed<String>>>()? {
+                        if let Err(error) = builder.set_notify_url(raw) {
                             return Err(builder.fail(Failure::Invalid(error)));
                         }
                     }

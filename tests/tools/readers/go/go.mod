@@ -1,0 +1,3 @@
+module zipper/goreader
+
+go 1.19
