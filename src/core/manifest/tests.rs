@@ -1080,7 +1080,10 @@ proptest! {
             let json = to_canonical_json(&manifest).expect("writable");
             // Whatever the link's timestamp: every entry carries its time.
             let again = parse_manifest(&json, i64::from(other_time), &limits);
-            prop_assert_eq!(again.as_ref(), Ok(&manifest));
+            // The canonical form carries the de-duplicated names, so nothing is renamed on the way back.
+            let mut expected = manifest.clone();
+            expected.renamed.clear();
+            prop_assert_eq!(again.as_ref(), Ok(&expected));
         }
     }
 
@@ -1143,10 +1146,14 @@ fn the_canonical_json_of_the_contract_example_round_trips() {
         ]
     });
     let manifest = parse(&body).expect("valid");
+    assert_eq!(manifest.renamed.len(), 1, "the second a.jpg is renamed");
     let json = to_canonical_json(&manifest).expect("writable");
+    // The canonical form carries the de-duplicated names: nothing is renamed on the way back.
+    let mut expected = manifest;
+    expected.renamed.clear();
     assert_eq!(
         parse_manifest(&json, 0, &ManifestLimits::default()),
-        Ok(manifest)
+        Ok(expected)
     );
     // A time a manifest cannot write is not written.
     let far = Manifest {
