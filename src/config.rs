@@ -22,6 +22,7 @@ use serde::Deserialize;
 use crate::core::keys::KeySet;
 use crate::core::link::{LinkPolicy, PathPrefix, DEFAULT_MAX_AGE_SECS, DEFAULT_SKEW_SECS};
 use crate::origin::HostAllowlist;
+use crate::shared_cache::CacheUrl;
 use load::Loader;
 
 pub use load::{env_name, ConfigError, ConfigErrors, Env, ProcessEnv};
@@ -107,6 +108,9 @@ pub struct Config {
     /// `max_file_retries` / `ZIPPER_MAX_FILE_RETRIES`: retries of one file in all, even when each retry
     /// makes progress.
     pub max_file_retries: u32,
+    /// `cache_url` / `ZIPPER_CACHE_URL`: the fleet's shared cache on Redis (`redis://…`; none: in-process
+    /// caches only).
+    pub cache_url: Option<CacheUrl>,
     /// Problems that do not stop zipper (an unknown `ZIPPER_*` variable), for the start-up log. Never a
     /// secret.
     pub warnings: Vec<String>,
@@ -205,6 +209,7 @@ const FILE_SETTINGS: &[(&str, Kind)] = &[
     ("report_retries", Kind::Whole),
     ("report_timeout_secs", Kind::Whole),
     ("log_format", Kind::Text),
+    ("cache_url", Kind::Text),
 ];
 
 /// The file's shape, read once every key has passed [`FILE_SETTINGS`]. Values are checked by [`Loader`] so
@@ -244,6 +249,7 @@ struct RawFile {
     max_client_connections: Option<u64>,
     listen_backlog: Option<u64>,
     max_file_retries: Option<u64>,
+    cache_url: Option<String>,
     report_queue_max: Option<u64>,
     report_retries: Option<u64>,
     report_timeout_secs: Option<u64>,
@@ -295,6 +301,7 @@ impl Config {
             max_client_connections: 10_000,
             listen_backlog: 4096,
             max_file_retries: 10,
+            cache_url: None,
             report_queue_max: crate::report::sender::DEFAULT_QUEUE_MAX,
             report_retries: crate::report::sender::DEFAULT_RETRIES,
             report_timeout: crate::report::sender::DEFAULT_TIMEOUT,
@@ -324,6 +331,7 @@ impl Loader<'_> {
         self.links(&mut raw, &mut c);
         self.origins(&mut raw, &mut c);
         self.clients(&raw, &mut c);
+        c.cache_url = self.cache_url("cache_url", raw.cache_url.take());
         self.reports(&raw, &mut c);
         c.log_format = self.log_format("log_format", raw.log_format.take(), c.log_format);
         c

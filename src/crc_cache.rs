@@ -52,6 +52,11 @@ impl CrcKey {
         out.copy_from_slice(ctx.finish().as_ref());
         CrcKey(out)
     }
+
+    /// The digest (names the CRC in the fleet's shared cache).
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
 }
 
 /// The cache.

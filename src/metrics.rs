@@ -253,6 +253,16 @@ pub struct Metrics {
     pub reports_failed: Counter,
     /// Completion reports dropped unsent (queue full, or still queued when shutdown's deadline came).
     pub reports_dropped: Counter,
+    /// Resumes whose manifest came from a cache (in-process or shared) instead of the origin.
+    pub manifest_cache_hits: Counter,
+    /// Values found (and verified) in the shared cache.
+    pub shared_cache_hits: Counter,
+    /// Values looked up in the shared cache and not found (or not verified).
+    pub shared_cache_misses: Counter,
+    /// Shared-cache operations that failed (connect, timeout, error); each opens the breaker.
+    pub shared_cache_errors: Counter,
+    /// Shared-cache operations skipped: breaker open, a connection attempt running, write queue full.
+    pub shared_cache_skipped: Counter,
     origin_requests: Family<OriginLabels, Counter>,
     origin_retries: Family<KindLabels, Counter>,
     manifest_fetch: Histogram,
@@ -289,6 +299,11 @@ impl Metrics {
             reports_retried: Counter::default(),
             reports_failed: Counter::default(),
             reports_dropped: Counter::default(),
+            manifest_cache_hits: Counter::default(),
+            shared_cache_hits: Counter::default(),
+            shared_cache_misses: Counter::default(),
+            shared_cache_errors: Counter::default(),
+            shared_cache_skipped: Counter::default(),
             origin_requests: Family::default(),
             origin_retries: Family::default(),
             manifest_fetch: Histogram::new(latency_buckets()),
@@ -363,6 +378,31 @@ impl Metrics {
             "zipper_reports_dropped",
             "Completion reports dropped unsent: queue full or shutdown deadline",
             m.reports_dropped.clone(),
+        );
+        r.register(
+            "zipper_manifest_cache_hits",
+            "Resumes whose manifest came from a cache instead of the origin",
+            m.manifest_cache_hits.clone(),
+        );
+        r.register(
+            "zipper_shared_cache_hits",
+            "Values found in the shared (Redis) cache",
+            m.shared_cache_hits.clone(),
+        );
+        r.register(
+            "zipper_shared_cache_misses",
+            "Values looked up in the shared (Redis) cache and not found",
+            m.shared_cache_misses.clone(),
+        );
+        r.register(
+            "zipper_shared_cache_errors",
+            "Shared-cache operations that failed (each opens the circuit breaker)",
+            m.shared_cache_errors.clone(),
+        );
+        r.register(
+            "zipper_shared_cache_skipped",
+            "Shared-cache operations skipped (breaker open, connecting, write queue full)",
+            m.shared_cache_skipped.clone(),
         );
         r.register(
             "zipper_origin_requests",

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # zipper's whole test suite, on a fresh Debian machine or a warm one:
 #   1. installs what the tests need when it is missing (unzip, 7z, bsdtar, Java, Python, Node, Ruby, curl,
-#      nginx, Caddy, Debian's Chromium and playwright-core for the browser test; the reader matrix's Go, The
-#      Unarchiver, Apache commons-compress, Node's yauzl and unzipper, Python's stream-unzip; docker for the
-#      image test; cargo-nextest, cargo-fuzz),
+#      nginx, Caddy, redis-server, Debian's Chromium and playwright-core for the browser test; the reader
+#      matrix's Go, The Unarchiver, Apache commons-compress, Node's yauzl and unzipper, Python's stream-unzip;
+#      docker for the image test; cargo-nextest, cargo-fuzz),
 #   2. builds once and runs every test with nextest (unit, property, integration with real unzip tools,
 #      including the multi-GiB and 70,000-entry groups),
 #   3. checks the deployment files: the container image built FROM scratch from the debug binary of step 2
@@ -26,6 +26,8 @@ command -v node >/dev/null || need_apt+=(nodejs)
 command -v ruby >/dev/null || need_apt+=(ruby)
 command -v npm >/dev/null || need_apt+=(npm)
 command -v curl >/dev/null || need_apt+=(curl)
+# The shared-cache tests start their own redis-server on a free loopback port (tests/it/shared_cache.rs).
+command -v redis-server >/dev/null || need_apt+=(redis-server)
 # The Ruby snippets of docs/ (sign.rb, the manifest-request check) run in tests/it/link.rs.
 command -v ruby >/dev/null || need_apt+=(ruby)
 # The reverse-proxy snippets of config/deploy/ run in front of zipper in tests/it/proxy.rs.

@@ -14,6 +14,7 @@ use super::{Config, LogFormat, RawFile, ENV_KEYS, ENV_PREFIX, OTHER_ENV};
 use crate::core::keys::truncate_for_message;
 use crate::core::link::PathPrefix;
 use crate::origin::HostAllowlist;
+use crate::shared_cache::CacheUrl;
 
 /// Where environment variables come from: the process ([`ProcessEnv`]) or, in tests, a map.
 pub trait Env {
@@ -318,6 +319,20 @@ impl Loader<'_> {
                     ),
                 );
                 default
+            }
+        }
+    }
+
+    /// An optional Redis URL; empty means none. Errors never quote the value (it may hold a password).
+    pub(super) fn cache_url(&mut self, key: &str, file: Option<String>) -> Option<CacheUrl> {
+        let (text, origin) = self.value(key, file.map(Some), None, |t| Ok(Some(t.to_owned())));
+        let text = text.filter(|t| !t.trim().is_empty())?;
+        match CacheUrl::parse(text.trim()) {
+            Ok(url) => Some(url),
+            Err(message) => {
+                let place = self.place(key, &origin);
+                self.error(place, message);
+                None
             }
         }
     }

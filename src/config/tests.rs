@@ -588,6 +588,56 @@ fn the_budget_and_connection_settings_have_minimums() {
 }
 
 #[test]
+fn cache_url_is_optional_and_read_from_the_file_or_the_environment() {
+    let keys = "[keys]\nk = \"s\"\n";
+    let none = from_file(keys, &[]).unwrap();
+    assert!(none.cache_url.is_none());
+    let file = from_file(
+        &format!("cache_url = \"redis://cache:6379/1\"\n{keys}"),
+        &[],
+    )
+    .unwrap();
+    assert_eq!(
+        file.cache_url.as_ref().map(|u| u.expose()),
+        Some("redis://cache:6379/1")
+    );
+    let env = from_file(
+        &format!("cache_url = \"redis://cache:6379/1\"\n{keys}"),
+        &[("ZIPPER_CACHE_URL", "redis://:pw@other:6380")],
+    )
+    .unwrap();
+    assert_eq!(
+        env.cache_url.as_ref().map(|u| u.expose()),
+        Some("redis://:pw@other:6380")
+    );
+    assert!(
+        !format!("{env:?}").contains("pw@"),
+        "Debug hides the password"
+    );
+    // An empty value turns it off.
+    let off = from_file(
+        &format!("cache_url = \"redis://cache\"\n{keys}"),
+        &[("ZIPPER_CACHE_URL", "")],
+    )
+    .unwrap();
+    assert!(off.cache_url.is_none());
+}
+
+#[test]
+fn a_bad_cache_url_is_named_without_its_value() {
+    let errors = messages(from_file(
+        "[keys]\nk = \"s\"\n",
+        &[("ZIPPER_CACHE_URL", "http://user:hunter2@cache:6379")],
+    ));
+    assert_eq!(errors.len(), 1);
+    assert!(
+        errors[0].starts_with("ZIPPER_CACHE_URL: expected a redis://"),
+        "{errors:?}"
+    );
+    assert!(!errors[0].contains("hunter2"), "{errors:?}");
+}
+
+#[test]
 fn the_path_prefix_is_validated_at_load() {
     let config = from_file("path_prefix = \"/zip\"\n[keys]\nk = \"s\"\n", &[]).unwrap();
     assert_eq!(config.path_prefix.as_str(), "/zip");

@@ -3,6 +3,10 @@
 //! headers), or a [`ManifestError`] that names the entry and field
 //! (`files[12].url: not an absolute http(s) URL`).
 //!
+//! A callback may also answer with nginx mod_zip's file list: [`parse_response`] picks the format from the
+//! answer's headers, and `mod_zip.rs` ([`parse_mod_zip`]) reads the list into the same [`Manifest`] through
+//! the same rules and limits.
+//!
 //! It must not fetch anything, read the clock or decide statuses: the body arrives already read (and capped)
 //! by `origin::manifest`, the default time is the link's timestamp, and [`ManifestError`] maps to
 //! `invalid_manifest` through [`HasCode`](crate::error::HasCode). Entry names follow [`crate::core::names`].
@@ -49,7 +53,9 @@
 //!   `serde_json::Value`, a value of the wrong type is skipped, not kept), and files are validated as they
 //!   leave the array (`rules.rs`).
 
+mod canonical;
 mod error;
+mod mod_zip;
 mod rules;
 mod wire;
 
@@ -58,7 +64,9 @@ use serde::de::{self, DeserializeSeed};
 use crate::core::names;
 use wire::{At, Failure, RawFile, TopLevel, Typed};
 
-pub use error::{Field, ManifestError, Problem};
+pub use canonical::to_canonical_json;
+pub use error::{Field, LineField, ManifestError, Problem};
+pub use mod_zip::{parse_mod_zip, parse_response, BodyHeaders, MAX_NAME_SEP_BYTES};
 pub use rules::{is_refused_header, REFUSED_HEADERS};
 
 /// Default [`ManifestLimits::max_entries`] (docs/contract.md, Manifest).
@@ -166,17 +174,7 @@ pub fn parse_manifest(
     default_modified_unix: i64,
     limits: &ManifestLimits,
 ) -> Result<Manifest, ManifestError> {
-    let mut builder = Builder {
-        limits,
-        default_modified_unix,
-        filename: None,
-        notify_url: None,
-        files_seen: false,
-        entries: Vec::new(),
-        total_bytes: 0,
-        at: At::Top,
-        error: None,
-    };
+    let mut builder = Builder::new(limits, default_modified_unix);
     let mut de = serde_json::Deserializer::from_slice(body);
     let parsed = TopLevel(&mut builder)
         .deserialize(&mut de)
@@ -212,7 +210,21 @@ struct Builder<'a> {
     error: Option<Failure>,
 }
 
-impl Builder<'_> {
+impl<'a> Builder<'a> {
+    fn new(limits: &'a ManifestLimits, default_modified_unix: i64) -> Self {
+        Builder {
+            limits,
+            default_modified_unix,
+            filename: None,
+            notify_url: None,
+            files_seen: false,
+            entries: Vec::new(),
+            total_bytes: 0,
+            at: At::Top,
+            error: None,
+        }
+    }
+
     /// Records a validation error and returns the deserialiser error that stops parsing.
     fn fail<E: de::Error>(&mut self, failure: Failure) -> E {
         self.error = Some(failure);

@@ -8,7 +8,8 @@
 //!   `ETag`, `Last-Modified`, `Accept-Ranges: bytes` and single-range `Range`/`If-Range` support
 //!   (206 + `Content-Range`, 416 past the end). `name` is only for show.
 //! - `GET /manifests/{id}`: a manifest registered with [`DemoOrigin::add_manifest`] (any query, such as
-//!   `?timestamp=`, is accepted).
+//!   `?timestamp=`, is accepted), or with the answer headers given to
+//!   [`DemoOrigin::add_manifest_with_headers`] (a mod_zip file list).
 //! - `POST /reports/{name}`: a completion report (docs/reports.md), kept with its headers
 //!   ([`DemoOrigin::reports`]) and answered `204`; at most 1 MiB per body, 10,000 reports per origin.
 //! - `GET /redirect/{n}/{rest}`: `302` to `/redirect/{n-1}/{rest}`, and at `n = 0` to `/{rest}` (query
@@ -115,6 +116,14 @@ impl DemoOrigin {
         let id = self.state.next_manifest.fetch_add(1, Ordering::Relaxed);
         lock(&self.state.manifests).insert(id, body.into());
         format!("/manifests/{id}")
+    }
+
+    /// Registers a manifest body answered with `headers` instead of `Content-Type: application/json` (a
+    /// mod_zip file list with `X-Archive-Files: zip`, say); returns its path.
+    pub fn add_manifest_with_headers(&self, body: impl Into<Bytes>, headers: HeaderMap) -> String {
+        let path = self.add_manifest_bytes(body);
+        lock(&self.state.manifest_answer_headers).insert(path.clone(), headers);
+        path
     }
 
     /// Requests received for paths starting with `path_prefix` (query excluded; `""` counts all).
@@ -269,8 +278,13 @@ async fn handle(
         match body {
             Some(body) => {
                 let mut r = Response::new(DemoBody::full(body));
-                r.headers_mut()
-                    .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                match lock(&state.manifest_answer_headers).get(&path) {
+                    Some(headers) => r.headers_mut().extend(headers.clone()),
+                    None => {
+                        r.headers_mut()
+                            .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                    }
+                }
                 r
             }
             None => text(StatusCode::NOT_FOUND, "no such manifest".into()),

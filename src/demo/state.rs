@@ -32,6 +32,8 @@ pub(super) struct State {
     pub(super) manifests: Mutex<HashMap<u64, Bytes>>,
     pub(super) stats: Mutex<HashMap<String, PathStats>>,
     pub(super) manifest_headers: Mutex<HashMap<String, HeaderMap>>,
+    /// Answer headers of the manifests registered with them, by path.
+    pub(super) manifest_answer_headers: Mutex<HashMap<String, HeaderMap>>,
     /// The `traceparent` of the last request to each file path (no other file request header is kept).
     pub(super) file_traceparents: Mutex<HashMap<String, String>>,
     /// Completion reports received (`POST /reports/…`): path, headers, body; at most [`MAX_REPORTS`].

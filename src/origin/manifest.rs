@@ -118,6 +118,15 @@ enum Attempt {
     Fail(ManifestFetchError),
 }
 
+/// A 2xx manifest answer: its body and its headers (they tell a mod_zip file list from a JSON manifest).
+#[derive(Debug)]
+pub struct ManifestResponse {
+    /// The body, at most `manifest_max_bytes` long.
+    pub body: Bytes,
+    /// The response headers of the last hop.
+    pub headers: HeaderMap,
+}
+
 /// GETs `callback` with `Accept: application/json` and `extra_headers` (the caller's `X-Zipper-Time` and
 /// `X-Zipper-Signature`), and returns the body of a 2xx answer, at most `manifest_max_bytes` long.
 ///
@@ -128,6 +137,17 @@ pub async fn fetch_manifest(
     callback: &str,
     extra_headers: HeaderMap,
 ) -> Result<Bytes, ManifestFetchError> {
+    fetch_manifest_response(client, callback, extra_headers)
+        .await
+        .map(|response| response.body)
+}
+
+/// [`fetch_manifest`] with the answer's headers.
+pub async fn fetch_manifest_response(
+    client: &OriginClient,
+    callback: &str,
+    extra_headers: HeaderMap,
+) -> Result<ManifestResponse, ManifestFetchError> {
     let url = Url::parse(callback).map_err(|_| ManifestFetchError::BadUrl {
         url: redact_url_str(callback),
     })?;
@@ -166,7 +186,7 @@ async fn fetch_with_retries(
     target: Option<&str>,
     shown: &str,
     mut headers: HeaderMap,
-) -> Result<Bytes, ManifestFetchError> {
+) -> Result<ManifestResponse, ManifestFetchError> {
     headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
     let mut retries = client.settings().retry.start();
     let mut attempts = 0u32;
@@ -194,7 +214,7 @@ async fn attempt(
     shown: &str,
     headers: &HeaderMap,
     attempts: u32,
-) -> Result<Bytes, Attempt> {
+) -> Result<ManifestResponse, Attempt> {
     let transport = |e: TransportError| -> Attempt {
         match e {
             TransportError::NotAllowed(refused) => Attempt::Fail(ManifestFetchError::NotAllowed {
@@ -270,5 +290,8 @@ async fn attempt(
         }
         body.extend_from_slice(&chunk);
     }
-    Ok(body.freeze())
+    Ok(ManifestResponse {
+        body: body.freeze(),
+        headers: std::mem::take(&mut response.headers),
+    })
 }

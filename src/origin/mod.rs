@@ -29,7 +29,7 @@ pub mod target;
 pub use client::OriginClient;
 pub use files::{fetch_file, FetchError, FileRequest};
 pub use guard::{GuardError, HostAllowlist};
-pub use manifest::{fetch_manifest, ManifestFetchError};
+pub use manifest::{fetch_manifest, fetch_manifest_response, ManifestFetchError, ManifestResponse};
 pub use retry::RetryPolicy;
 
 /// Default connect timeout per origin connection.

@@ -12,6 +12,7 @@ use http::HeaderMap;
 
 use super::AppState;
 use crate::budget::DownloadBudget;
+use crate::core::keys::Secret;
 use crate::core::layout::Plan;
 use crate::core::manifest::FileSource;
 use crate::crc_cache::CrcKey;
@@ -45,6 +46,8 @@ pub struct Download {
     pub budget: DownloadBudget,
     /// Names the download in logs (key id and callback host; never a secret).
     pub label: String,
+    /// The link's signing secret: seals the CRCs it shares with the fleet.
+    pub secret: Option<Secret>,
     /// Headers added to each of its file requests (the client's `traceparent`).
     pub context: HeaderMap,
 }
@@ -78,6 +81,7 @@ impl Download {
                 }
             })
             .collect();
+        let secret = state.keys.get(key_id).cloned();
         Download {
             state,
             plan,
@@ -85,6 +89,7 @@ impl Download {
             entry_to_file,
             budget,
             label,
+            secret,
             context,
         }
     }
@@ -140,7 +145,35 @@ impl Download {
     /// Records a CRC learnt by reading `file` whole.
     pub fn learn_crc(&self, file: &FileItem, crc: u32) {
         if let Some(key) = file.crc_key {
-            self.state.crc_cache.put(key, crc);
+            self.state.remember_crc(key, self.secret.as_ref(), crc);
+        }
+    }
+
+    /// Fills the in-process CRC cache from the fleet's shared cache with the CRCs this download's records
+    /// may need and neither the manifest nor the process has (one batched read; nothing when the shared
+    /// cache is off or down). Called before a range is planned.
+    pub async fn warm_crcs(&self) {
+        let Some(secret) = &self.secret else {
+            return;
+        };
+        if !self.state.shared_cache.is_enabled() {
+            return;
+        }
+        let keys: Vec<CrcKey> = self
+            .files
+            .iter()
+            .filter(|file| file.source.crc32.is_none())
+            .filter_map(|file| file.crc_key)
+            .filter(|key| self.state.crc_cache.get(key).is_none())
+            .collect();
+        if keys.is_empty() {
+            return;
+        }
+        let found = self.state.shared_cache.get_crcs(&keys, secret).await;
+        for (key, crc) in keys.into_iter().zip(found) {
+            if let Some(crc) = crc {
+                self.state.crc_cache.put(key, crc);
+            }
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod archive;
 pub mod body;
 pub mod download;
 pub mod listener;
+pub mod manifest_load;
 pub mod ranged;
 pub mod record;
 pub mod reporting;
@@ -30,14 +31,17 @@ use tokio::task::JoinHandle;
 use crate::budget::Budget;
 use crate::config::Config;
 use crate::core::keys::KeySet;
+use crate::core::keys::Secret;
 use crate::core::layout::PlanOptions;
 use crate::core::link::{LinkPolicy, PathPrefix};
 use crate::core::manifest::ManifestLimits;
-use crate::crc_cache::{CrcCache, CrcReads};
+use crate::crc_cache::{CrcCache, CrcKey, CrcReads};
+use crate::manifest_cache::ManifestCache;
 use crate::metrics::{CacheFigures, Metrics, Sampled};
 use crate::origin::{OriginClient, OriginSettings};
 use crate::prefetch::PrefetchLimits;
 use crate::report::{ReportSettings, Reports};
+use crate::shared_cache::SharedCache;
 
 /// What every request of the public listener shares.
 pub struct AppState {
@@ -65,6 +69,10 @@ pub struct AppState {
     pub crc_cache: Arc<CrcCache>,
     /// Reads in progress that fill the CRC cache for resumes (one per file, bounded).
     pub crc_reads: Arc<CrcReads>,
+    /// Validated manifests for resumes, by signed link.
+    pub manifest_cache: ManifestCache,
+    /// The fleet's shared cache behind the in-process ones (`cache_url`; disabled without it).
+    pub shared_cache: SharedCache,
     /// The clock (Unix seconds); injected so tests can check link ages.
     pub clock: Arc<dyn Fn() -> i64 + Send + Sync>,
     /// Longest time a download's data may wait for its client.
@@ -112,6 +120,10 @@ impl AppState {
             report_settings(config),
             Arc::clone(&clock),
         );
+        let shared_cache = match &config.cache_url {
+            Some(url) => SharedCache::new(url, Arc::clone(&metrics)),
+            None => SharedCache::disabled(),
+        };
         Ok(AppState {
             plan_options,
             keys: config.keys.clone(),
@@ -135,6 +147,8 @@ impl AppState {
             metrics,
             crc_cache,
             crc_reads: CrcReads::new(CRC_READS_AT_ONCE, CRC_READS_PENDING),
+            manifest_cache: ManifestCache::new(),
+            shared_cache,
             clock,
             client_write_timeout: config.client_write_timeout,
             reports,
@@ -143,6 +157,16 @@ impl AppState {
 }
 
 impl AppState {
+    /// Records a CRC learnt by reading a file whole: in-process, and in the shared cache under the link's
+    /// secret (`None`: in-process only) for as long as a link lives.
+    pub fn remember_crc(&self, key: CrcKey, secret: Option<&Secret>, crc: u32) {
+        self.crc_cache.put(key, crc);
+        if let Some(secret) = secret {
+            let ttl = self.link_policy.max_age_secs;
+            self.shared_cache.put_crc(&key, secret, crc, ttl);
+        }
+    }
+
     /// A fresh stall guard for one download on connection `conn`.
     pub fn stall_guard(&self, conn: Option<Arc<listener::ConnState>>) -> body::StallGuard {
         body::StallGuard {

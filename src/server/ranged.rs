@@ -369,6 +369,7 @@ async fn crc_for(dl: &Arc<Download>, k: usize, file: &FileItem) -> Result<u32, Z
         return Err(ZipStreamError::MissingBody(dl.name_of(k)));
     };
     let state = Arc::clone(&dl.state);
+    let secret = dl.secret.clone();
     let source = file.source.clone();
     let context = dl.context.clone();
     // In a task of its own, shared by every request that needs it: if the client gives up first, the read
@@ -397,7 +398,7 @@ async fn crc_for(dl: &Arc<Download>, k: usize, file: &FileItem) -> Result<u32, Z
         let crc = rx
             .await
             .map_err(|_| BoxError::from("the file ended before its size"))?;
-        state.crc_cache.put(key, crc);
+        state.remember_crc(key, secret.as_ref(), crc);
         Ok(crc)
     });
     read.await.map_err(|e| ZipStreamError::Source {

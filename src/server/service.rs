@@ -3,7 +3,8 @@
 //!
 //! Order of work follows the contract: the link is checked completely (shape, syntax, key, signature, time)
 //! before anything is fetched; then the download is admitted (a concurrency slot and its memory floor, or
-//! `503 overloaded`); then the signed manifest request; then validation and planning; then the first
+//! `503 overloaded`); then the manifest (the signed manifest request, or for a resume a cache:
+//! [`super::manifest_load`]); then validation and planning; then the first
 //! file's answer. Every failure before the first byte is a [`RequestError`] and goes through
 //! [`error_response`], the one place that turns a typed error into a status and JSON body. After the first byte, failures abort the body (see
 //! [`super::body`]). This module moves data between the pure core and the origin client; it holds no
@@ -27,7 +28,7 @@ use crate::core::etag::archive_etag;
 use crate::core::layout::{EntryKind as LayoutKind, EntrySpec, Method, Plan};
 use crate::core::link::{self, VerifiedLink};
 use crate::core::manifest::Renamed;
-use crate::core::manifest::{self, Compression, EntryKind, FileSource};
+use crate::core::manifest::{self, Compression, EntryKind, FileSource, Manifest};
 use crate::core::names::content_disposition;
 use crate::core::range::{self, RangeDecision};
 use crate::core::report::{ReportError, ServedRange};
@@ -35,7 +36,7 @@ use crate::core::traceparent::valid_traceparent;
 use crate::error::{Code, HasCode};
 use crate::metrics::{Metrics, Stage};
 use crate::origin::guard::HostKind;
-use crate::origin::{fetch_manifest, FileRequest};
+use crate::origin::FileRequest;
 use crate::request_id::{self, RequestId};
 use url::Url;
 
@@ -127,12 +128,13 @@ async fn download<B>(
     let context = origin_context(req.headers(), id);
     let mut manifest_headers = manifest_request_headers(state, &verified, now, id);
     manifest_headers.extend(context.clone());
+    // A resume takes the link's manifest from a cache when one has it (docs/contract.md, Resume).
+    let resume = req.headers().contains_key(header::RANGE);
     let fetch_started = Instant::now();
-    let body = fetch_manifest(&state.origin, verified.callback(), manifest_headers).await;
+    let manifest =
+        super::manifest_load::load(state, &verified, now, resume, manifest_headers).await;
     state.metrics.manifest_fetched(fetch_started.elapsed());
-    let body = body?;
-    let planned = plan(state, &body, &verified)?;
-    drop(body);
+    let planned = plan(state, Arc::unwrap_or_clone(manifest?))?;
     rec.entries = planned.plan.entries().len();
     let filename = planned
         .filename
@@ -199,6 +201,7 @@ async fn download<B>(
                 rec.discard();
                 return Ok(res);
             }
+            dl.warm_crcs().await;
             if let Some(seed) = seed.as_mut() {
                 seed.served(ServedRange { start, end, total });
             }
@@ -317,9 +320,8 @@ fn manifest_request_headers(
     headers
 }
 
-/// Validates the manifest and plans the archive.
-fn plan(state: &AppState, body: &[u8], verified: &VerifiedLink) -> Result<Planned, RequestError> {
-    let manifest = manifest::parse_manifest(body, verified.timestamp(), &state.manifest_limits)?;
+/// Plans the archive of a validated manifest (a JSON one or a mod_zip file list).
+fn plan(state: &AppState, manifest: Manifest) -> Result<Planned, RequestError> {
     let mut specs = Vec::with_capacity(manifest.entries.len());
     let mut sources = Vec::new();
     for (k, e) in manifest.entries.into_iter().enumerate() {

@@ -31,6 +31,11 @@ mod readers;
 // Process-wide bounds: the memory budget's admission, stalled and silent HTTP/2 clients, dripping origins,
 // first-file failures as JSON, linear range planning.
 mod limits;
+// An origin written for nginx mod_zip (`X-Archive-Files: zip` and its file list) works unchanged.
+mod mod_zip;
+// The fleet's shared cache on a real redis-server, and the in-process caches alone: resumes on another
+// instance fetch nothing, five resumes fetch the manifest once, a dead Redis fails no download.
+mod shared_cache;
 // `GET /metrics` after downloads of every outcome.
 mod metrics;
 // Request-scoped logs (the binary's JSON log line) and the client's traceparent passed on to origins.

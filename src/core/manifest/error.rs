@@ -54,6 +54,50 @@ pub enum ManifestError {
         /// What is wrong.
         problem: Problem,
     },
+    /// A field of one line of a mod_zip file list is invalid (`line 3: location: …`).
+    #[error("line {line}: {field}: {problem}")]
+    Line {
+        /// 1-based line number in the body.
+        line: usize,
+        /// Which field of the line.
+        field: LineField,
+        /// What is wrong.
+        problem: Problem,
+    },
+    /// A mod_zip file list declared a charset other than UTF-8 (`X-Archive-Charset`).
+    #[error("X-Archive-Charset: only utf-8 is supported")]
+    Charset,
+    /// The download name in the `Content-Disposition` of a mod_zip answer is invalid.
+    #[error("Content-Disposition filename: {problem}")]
+    Disposition {
+        /// What is wrong.
+        problem: Problem,
+    },
+}
+
+/// A field of a line of a mod_zip file list: `<crc32> <size> <location> <name>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LineField {
+    /// The CRC-32 (hex, or `-`).
+    Crc32,
+    /// The size in bytes.
+    Size,
+    /// Where to fetch the file (a path, an absolute URL, or `@directory`).
+    Location,
+    /// The name inside the archive.
+    Name,
+}
+
+impl fmt::Display for LineField {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            LineField::Crc32 => "crc32",
+            LineField::Size => "size",
+            LineField::Location => "location",
+            LineField::Name => "name",
+        })
+    }
 }
 
 impl HasCode for ManifestError {
@@ -142,6 +186,15 @@ pub enum Problem {
     /// Not an RFC 3339 date-time.
     #[error("expected an RFC 3339 date-time such as \"2019-04-07T22:00:00Z\"")]
     NotRfc3339,
+    /// A mod_zip CRC-32 that is neither `-` nor 1 to 8 hex digits.
+    #[error("expected '-' or 1 to 8 hex digits")]
+    NotModZipCrc32,
+    /// A mod_zip location that is neither a path (`/…`), an absolute http(s) URL nor `@directory`.
+    #[error("expected a path starting with '/', an absolute http(s) URL or @directory")]
+    NotModZipLocation,
+    /// Bytes that are not UTF-8.
+    #[error("not UTF-8")]
+    NotUtf8,
     /// Not `"store"` or `"deflate"`.
     #[error("expected \"store\" or \"deflate\"")]
     UnknownCompression,

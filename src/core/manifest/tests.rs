@@ -1074,6 +1074,20 @@ proptest! {
     }
 
     #[test]
+    fn the_canonical_json_parses_back_to_the_same_manifest(body in manifest_json(), other_time in any::<u32>()) {
+        let limits = PROPERTY_LIMITS;
+        if let Ok(manifest) = parse_manifest(body.as_bytes(), LINK_TIME, &limits) {
+            let json = to_canonical_json(&manifest).expect("writable");
+            // Whatever the link's timestamp: every entry carries its time.
+            let again = parse_manifest(&json, i64::from(other_time), &limits);
+            // The canonical form carries the de-duplicated names, so nothing is renamed on the way back.
+            let mut expected = manifest.clone();
+            expected.renamed.clear();
+            prop_assert_eq!(again.as_ref(), Ok(&expected));
+        }
+    }
+
+    #[test]
     fn arbitrary_bodies_never_panic(body in prop::collection::vec(any::<u8>(), 0..256)) {
         fuzz_manifest(&body);
     }
@@ -1117,4 +1131,40 @@ fn json_value() -> impl Strategy<Value = serde_json::Value> {
                 .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
         ]
     })
+}
+
+#[test]
+fn the_canonical_json_of_the_contract_example_round_trips() {
+    let body = json!({
+        "filename": "photos.zip",
+        "files": [
+            { "url": URL, "path": "2019\\a.jpg", "size": 123456, "crc32": "CBF43926",
+              "modified": "2019-04-07T23:00:00+01:00", "compression": "deflate",
+              "headers": { "X-B": "2", "Authorization": "Bearer x" } },
+            { "url": URL, "path": "2019/a.jpg" },
+            { "path": "empty-folder/" },
+        ]
+    });
+    let manifest = parse(&body).expect("valid");
+    assert_eq!(manifest.renamed.len(), 1, "the second a.jpg is renamed");
+    let json = to_canonical_json(&manifest).expect("writable");
+    // The canonical form carries the de-duplicated names: nothing is renamed on the way back.
+    let mut expected = manifest;
+    expected.renamed.clear();
+    assert_eq!(
+        parse_manifest(&json, 0, &ManifestLimits::default()),
+        Ok(expected)
+    );
+    // A time a manifest cannot write is not written.
+    let far = Manifest {
+        filename: None,
+        notify_url: None,
+        renamed: Vec::new(),
+        entries: vec![Entry {
+            path: "a".into(),
+            modified_unix: 400_000_000_000,
+            kind: EntryKind::Directory,
+        }],
+    };
+    assert_eq!(to_canonical_json(&far), None);
 }
