@@ -1,6 +1,6 @@
 //! Request-scoped logs and trace context: the `zipper serve` binary, run as a process with
 //! `ZIPPER_LOG_FORMAT=json`, writes one JSON line per download at its end (key id, callback host, entries,
-//! bytes, duration, outcome; never the callback's path, query tokens, the signature or a secret); a
+//! bytes, duration, outcome, the request id; never the callback's path, query tokens, the signature or a secret); a
 //! client's W3C `traceparent` reaches the origin with the manifest and the file requests.
 
 use std::io::{BufRead, BufReader};
@@ -82,14 +82,23 @@ async fn a_download_ends_with_one_json_log_line_without_secrets() {
     let secret = Secret::new(secret_text).expect("secret");
     let link_path = build_link_path(&key, &secret, &callback, "logs.zip");
     let signature = link_path.split('/').nth(3).expect("signature").to_string();
-    let got = get(&format!("http://{public}{link_path}"), &[]).await;
+    let got = get(
+        &format!("http://{public}{link_path}"),
+        &[("x-request-id", "log-req-7")],
+    )
+    .await;
     assert_eq!(got.status, 200);
+    assert_eq!(got.headers["x-request-id"], "log-req-7");
     let sent = got.body.expect("body").len();
 
     let (line, raw) = wait_line(&lines, |v| v["message"] == "download ended");
     assert_eq!(line["level"], "INFO", "{raw}");
     assert_eq!(line["target"], "zipper::download", "{raw}");
     assert_eq!(line["key_id"], "logkey", "{raw}");
+    assert_eq!(
+        line["request_id"], "log-req-7",
+        "the client's id joins the line: {raw}"
+    );
     assert_eq!(
         line["callback_host"],
         format!("127.0.0.1:{}", origin.addr().port()),
