@@ -12,10 +12,11 @@ use ring::digest;
 use super::layout::{EntryKind, Method, Plan};
 
 /// Bumped whenever the bytes zipper writes for the same manifest change, or what the ETag covers changes
-/// (2: URLs only for files without a CRC).
-const LAYOUT_VERSION: &str = "zipper-layout-2";
+/// (2: URLs only for files without a CRC; 3: the Unicode Path extra for non-ASCII names and the
+/// four-field central ZIP64 extra).
+const LAYOUT_VERSION: &str = "zipper-layout-3";
 /// The ETag's visible prefix; follows [`LAYOUT_VERSION`] so old ETags never match new ones.
-const PREFIX: &str = "z2-";
+const PREFIX: &str = "z3-";
 
 /// The quoted strong ETag for a plan whose file entries come from `urls` (one per file entry, in entry
 /// order). A file entry's URL is hashed only when the entry has no CRC.
@@ -99,7 +100,7 @@ mod tests {
         assert_eq!(a, archive_etag(&plan(1), ["http://x/a"]));
         // A fixed value: changing it means every live download's resume breaks; bump LAYOUT_VERSION then.
         assert_eq!(a.len(), 2 + 3 + 24);
-        assert!(a.starts_with("\"z2-"));
+        assert!(a.starts_with("\"z3-"));
         assert_ne!(a, archive_etag(&plan(2), ["http://x/a"]));
         assert_ne!(a, archive_etag(&plan(1), ["http://x/b"]));
     }

@@ -235,9 +235,16 @@ pub fn descriptor_len(wide: bool) -> u64 {
     }
 }
 
-/// The fields of a central directory header (APPNOTE §4.3.12). Sizes and offset are the real values; the
-/// writer puts the sentinel in each 32-bit slot that overflows and carries exactly those values in a ZIP64
-/// extra field (no padding fields: zip_kit CHANGELOG 2.8.0).
+/// The fields of a central directory header (APPNOTE §4.3.12). Sizes and offset are the real values. When
+/// any of them overflows its 32-bit slot, the writer puts the sentinel in *all four* slots (both sizes, the
+/// offset and the disk number start) and carries all four values in the ZIP64 extra field
+/// ([`CENTRAL_ZIP64_EXTRA_LEN`]). That is still exactly "a field for each sentinel" (APPNOTE §4.5.3), so
+/// every reader that follows the rule reads the same values; and it is the only shape that The
+/// Unarchiver's engine as Debian ships it (`unar`/`lsar` 1.10.1; the app before 3.11.1, per zip_kit)
+/// parses: it fails with "Archive parsing failed!" at an offset-only extra and at a three-field one
+/// (measured on hand-built 4.1 GiB archives; `tests/it/readers.rs` keeps the cell). zip_kit writes
+/// the same shape for the same reader (lib/zip_kit/zip_writer.rb, disk number 0xFFFF). Local headers
+/// are unchanged: no placeholder fields there (zip_kit CHANGELOG 2.8.0, Explorer).
 #[derive(Debug, Clone, Copy)]
 pub struct CentralHeader<'a> {
     /// Version needed to extract.
@@ -268,17 +275,24 @@ pub struct CentralHeader<'a> {
     pub unicode_path: Option<u32>,
 }
 
-/// How many 8-byte values the central ZIP64 extra of an entry holds.
-fn central_zip64_fields(uncompressed: u64, compressed: u64, offset: u64) -> u64 {
-    [uncompressed, compressed, offset]
-        .iter()
-        .filter(|v| **v >= ZIP64_BYTES_THRESHOLD)
-        .count() as u64
-}
+/// Length of the central ZIP64 extra field when one is written: header 4, uncompressed 8, compressed 8,
+/// offset 8, disk number start 4 (see [`CentralHeader`] for why all four).
+pub const CENTRAL_ZIP64_EXTRA_LEN: u64 = 4 + 8 + 8 + 8 + 4;
 
 /// Whether a central header with these values carries a ZIP64 extra field.
 pub fn central_needs_zip64(uncompressed: u64, compressed: u64, offset: u64) -> bool {
-    central_zip64_fields(uncompressed, compressed, offset) > 0
+    [uncompressed, compressed, offset]
+        .iter()
+        .any(|v| *v >= ZIP64_BYTES_THRESHOLD)
+}
+
+/// Length of the central ZIP64 extra for these values: [`CENTRAL_ZIP64_EXTRA_LEN`] or nothing.
+fn central_zip64_len(uncompressed: u64, compressed: u64, offset: u64) -> u64 {
+    if central_needs_zip64(uncompressed, compressed, offset) {
+        CENTRAL_ZIP64_EXTRA_LEN
+    } else {
+        0
+    }
 }
 
 /// Length of a central header, with or without the Unicode Path extra.
@@ -289,11 +303,9 @@ pub fn central_header_len(
     compressed: u64,
     offset: u64,
 ) -> u64 {
-    let fields = central_zip64_fields(uncompressed, compressed, offset);
-    let zip64 = if fields > 0 { 4 + 8 * fields } else { 0 };
     CENTRAL_HEADER_FIXED_LEN
         + name_len as u64
-        + zip64
+        + central_zip64_len(uncompressed, compressed, offset)
         + EXTENDED_TIMESTAMP_LEN
         + unicode_path_len(name_len, unicode_path)
 }
@@ -312,12 +324,19 @@ impl CentralHeader<'_> {
 
     /// Appends the encoded header.
     pub fn write(&self, out: &mut Vec<u8>) {
-        let fields =
-            central_zip64_fields(self.uncompressed, self.compressed, self.local_header_offset);
-        let zip64_len = if fields > 0 { 4 + 8 * fields } else { 0 };
-        let extra_len = zip64_len
-            + EXTENDED_TIMESTAMP_LEN
-            + unicode_path_len(self.name.len(), self.unicode_path.is_some());
+        let zip64 =
+            central_needs_zip64(self.uncompressed, self.compressed, self.local_header_offset);
+        let slot = |v: u64| {
+            if zip64 {
+                U32_SENTINEL
+            } else {
+                u32_or_sentinel(v)
+            }
+        };
+        let extra_len =
+            central_zip64_len(self.uncompressed, self.compressed, self.local_header_offset)
+                + EXTENDED_TIMESTAMP_LEN
+                + unicode_path_len(self.name.len(), self.unicode_path.is_some());
         put_u32(out, CENTRAL_HEADER_SIG); // central file header signature
         put_u16(out, VERSION_MADE_BY); // version made by
         put_u16(out, self.version_needed); // version needed to extract
@@ -326,25 +345,27 @@ impl CentralHeader<'_> {
         put_u16(out, self.dos_time); // last mod file time
         put_u16(out, self.dos_date); // last mod file date
         put_u32(out, self.crc32); // crc-32
-        put_u32(out, u32_or_sentinel(self.compressed)); // compressed size
-        put_u32(out, u32_or_sentinel(self.uncompressed)); // uncompressed size
+        put_u32(out, slot(self.compressed)); // compressed size
+        put_u32(out, slot(self.uncompressed)); // uncompressed size
         put_u16(out, len_u16(self.name.len())); // file name length
         put_u16(out, len_u16(usize::try_from(extra_len).unwrap_or(0))); // extra field length
         put_u16(out, 0); // file comment length
-        put_u16(out, 0); // disk number start
+        put_u16(out, if zip64 { U16_SENTINEL } else { 0 }); // disk number start
         put_u16(out, 0); // internal file attributes
         put_u32(out, self.external_attrs); // external file attributes
-        put_u32(out, u32_or_sentinel(self.local_header_offset)); // relative offset of local header
+        put_u32(out, slot(self.local_header_offset)); // relative offset of local header
         out.extend_from_slice(self.name); // file name
-        if fields > 0 {
+        if zip64 {
             put_u16(out, ZIP64_EXTRA_ID);
-            put_u16(out, len_u16(usize::try_from(8 * fields).unwrap_or(0)));
-            // APPNOTE §4.5.3: only the fields whose slot holds the sentinel, in this order.
-            for v in [self.uncompressed, self.compressed, self.local_header_offset] {
-                if v >= ZIP64_BYTES_THRESHOLD {
-                    put_u64(out, v);
-                }
-            }
+            put_u16(
+                out,
+                len_u16(usize::try_from(CENTRAL_ZIP64_EXTRA_LEN - 4).unwrap_or(0)),
+            );
+            // APPNOTE §4.5.3: one field per sentinel, in this order; all four slots hold it.
+            put_u64(out, self.uncompressed); // original uncompressed file size
+            put_u64(out, self.compressed); // size of compressed data
+            put_u64(out, self.local_header_offset); // offset of local header record
+            put_u32(out, 0); // number of the disk on which this file starts
         }
         write_extended_timestamp(out, self.mtime);
         write_unicode_path(out, self.name, self.unicode_path);
@@ -459,8 +480,8 @@ mod tests {
     }
 
     #[test]
-    fn central_zip64_extra_holds_only_overflowing_fields() {
-        let h = CentralHeader {
+    fn central_zip64_extra_holds_all_four_fields_once_any_overflows() {
+        let header = |offset: u64| CentralHeader {
             version_needed: 45,
             flags: 0,
             method: 0,
@@ -468,22 +489,42 @@ mod tests {
             dos_date: 0,
             crc32: 0,
             compressed: 10,
-            uncompressed: 10,
-            local_header_offset: 1 << 32,
+            uncompressed: 11,
+            local_header_offset: offset,
             external_attrs: 0,
             name: b"a",
             mtime: 0,
             unicode_path: None,
         };
+        let h = header(1 << 32);
         let mut out = Vec::new();
         h.write(&mut out);
         assert_eq!(out.len() as u64, h.encoded_len());
-        // fixed 46 + name 1, then the zip64 extra: id, len 8, offset.
-        assert_eq!(&out[47..51], &[0x01, 0x00, 0x08, 0x00]);
-        assert_eq!(&out[51..59], &(1u64 << 32).to_le_bytes());
-        // the offset slot holds the sentinel, the size slots the values
+        // Every slot holds its sentinel: sizes, disk number start, offset.
+        assert_eq!(&out[20..24], &U32_SENTINEL.to_le_bytes());
+        assert_eq!(&out[24..28], &U32_SENTINEL.to_le_bytes());
+        assert_eq!(&out[34..36], &U16_SENTINEL.to_le_bytes());
         assert_eq!(&out[42..46], &U32_SENTINEL.to_le_bytes());
+        // Fixed 46 + name 1, then the ZIP64 extra: id, length 28, then the four values in APPNOTE order.
+        assert_eq!(&out[47..51], &[0x01, 0x00, 28, 0x00]);
+        assert_eq!(&out[51..59], &11u64.to_le_bytes());
+        assert_eq!(&out[59..67], &10u64.to_le_bytes());
+        assert_eq!(&out[67..75], &(1u64 << 32).to_le_bytes());
+        assert_eq!(&out[75..79], &0u32.to_le_bytes());
+        assert_eq!(
+            out.len() as u64,
+            47 + CENTRAL_ZIP64_EXTRA_LEN + EXTENDED_TIMESTAMP_LEN
+        );
+
+        // Below every threshold: no ZIP64 extra, real values, disk 0.
+        let small = header(4096);
+        let mut out = Vec::new();
+        small.write(&mut out);
+        assert_eq!(out.len() as u64, small.encoded_len());
         assert_eq!(&out[20..24], &10u32.to_le_bytes());
+        assert_eq!(&out[34..36], &[0, 0]);
+        assert_eq!(&out[42..46], &4096u32.to_le_bytes());
+        assert_eq!(out.len() as u64, 47 + EXTENDED_TIMESTAMP_LEN);
     }
 
     #[test]

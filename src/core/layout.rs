@@ -36,8 +36,9 @@
 //! - The data descriptor always has its signature (macOS Archive Utility needs it; yazl README), and there
 //!   is none when bit 3 is clear (SingleFileZ#131).
 //! - ZIP64 exactly when needed: a local ZIP64 extra (both sizes, APPNOTE §4.5.3) only for a known size at or
-//!   over 0xFFFFFFFF, written first among the extras (Windows 7 Explorer); a central ZIP64 extra with only
-//!   the overflowing fields; ZIP64 end records when the entry count reaches 65,535 or the directory's size
+//!   over 0xFFFFFFFF, written first among the extras (Windows 7 Explorer); a central ZIP64 extra when any of
+//!   size, compressed size or offset overflows, then with all four fields and sentinels (The Unarchiver
+//!   1.10 parses no other shape: `core/header.rs`, `CentralHeader`); ZIP64 end records when the entry count reaches 65,535 or the directory's size
 //!   or offset overflows, even if every file is small (ArchiveStream-php PR #8). Version needed 4.5 only on
 //!   entries that use ZIP64, 2.0 elsewhere (client-zip #59: 4.5 everywhere breaks MS Office).
 //! - Names are UTF-8 with bit 11 always set (yazl, client-zip do the same). A non-ASCII name also gets the

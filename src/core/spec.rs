@@ -47,8 +47,8 @@ pub const UNICODE_PATH_VERSION: u8 = 1;
 /// Length of the Unicode Path extra field before the name: header 4 + version 1 + name CRC-32 4.
 pub const UNICODE_PATH_FIXED_LEN: u64 = 9;
 /// Longest name that can also carry the Unicode Path field: a 16-bit extra field length must hold the
-/// largest central ZIP64 extra (4 + 24), the extended timestamp (9) and the Unicode Path field (9 + name).
-pub const MAX_UNICODE_PATH_NAME_LEN: usize = 0xFFFF - 28 - 9 - 9;
+/// central ZIP64 extra (4 + 28), the extended timestamp (9) and the Unicode Path field (9 + name).
+pub const MAX_UNICODE_PATH_NAME_LEN: usize = 0xFFFF - 32 - 9 - 9;
 
 /// General purpose bit 3: CRC-32 and sizes follow the data in a data descriptor (APPNOTE §4.4.4).
 pub const FLAG_DATA_DESCRIPTOR: u16 = 1 << 3;

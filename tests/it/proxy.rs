@@ -341,7 +341,7 @@ fn check_through(proxy: &Proxy, zipper: &Zipper) {
     );
     let changed = curl(
         &proxy.url(&path),
-        &["Range: bytes=1000-1999", "If-Range: \"z2-another-archive\""],
+        &["Range: bytes=1000-1999", "If-Range: \"z3-another-archive\""],
     );
     assert_eq!(
         changed.status, 200,

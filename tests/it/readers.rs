@@ -248,9 +248,6 @@ impl Reader {
             (Reader::CommonsCompress, Kind::NoSizes | Kind::NoCrcLarge) => Some(
                 "no by default: refuses a stored entry with a data descriptor; set `allowStoredEntriesWithDataDescriptor` (next row) or give `size` and `crc32`",
             ),
-            (Reader::Lsar, Kind::Zip64Offset) => Some(
-                "no: tests the entries below 4 GiB, then \"Archive parsing failed!\" at the first entry whose central header carries a ZIP64 offset (unar 1.10.1)",
-            ),
             (Reader::Unzipper, Kind::NoCrcLarge) => Some(
                 "no: takes the header's sizes and then trips on the data descriptor (\"invalid signature: 0x8074b50\"); give `crc32`",
             ),
