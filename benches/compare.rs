@@ -504,9 +504,9 @@ fn main() {
         let z = start_zipper().await;
         let shapes: [(&'static str, (usize, u64), bool, usize); 5] = [
             ("big", big, true, 1),
-            ("big, no CRCs", big, false, 1),
+            ("big without CRCs", big, false, 1),
             ("small", small, true, 1),
-            ("small, no CRCs", small, false, 1),
+            ("small without CRCs", small, false, 1),
             ("8 concurrent big", big, true, CONCURRENT),
         ];
         let only = arg(&args, "--only");

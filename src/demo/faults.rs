@@ -18,6 +18,7 @@
 //! | `chunk=N` | files: body chunk size (default 16 KiB) |
 //! | `chunk_delay_ms=N` | files: wait `N` ms after each chunk |
 //! | `require_auth=V` | answer `403` unless the request's `Authorization` header is exactly `V` (a private file) |
+//! | `changed_from=N` | files: from the `N`th request on (0-based), other content (seed + 1) under the same validators: a file changed in place |
 
 use std::time::Duration;
 
@@ -53,6 +54,8 @@ pub(super) struct Knobs {
     pub(super) chunk_delay: Option<Duration>,
     /// The `Authorization` value the request must carry, else `403`.
     pub(super) require_auth: Option<String>,
+    /// From this request index on, the file's content changes (seed + 1).
+    pub(super) changed_from: Option<u64>,
 }
 
 impl Knobs {
@@ -105,6 +108,7 @@ impl Knobs {
                 }
                 "chunk_delay_ms" => k.chunk_delay = Some(Duration::from_millis(num()?)),
                 "require_auth" => k.require_auth = Some(value.to_string()),
+                "changed_from" => k.changed_from = Some(num()?),
                 _ => {}
             }
         }
@@ -129,6 +133,12 @@ mod tests {
         assert_eq!(k.require_auth, None);
         let k = Knobs::parse(Some("require_auth=Bearer-a")).expect("valid knob");
         assert_eq!(k.require_auth.as_deref(), Some("Bearer-a"));
+        assert_eq!(
+            Knobs::parse(Some("changed_from=1"))
+                .map(|k| k.changed_from)
+                .ok(),
+            Some(Some(1))
+        );
         assert_eq!(Knobs::parse(Some("lie=-3")).map(|k| k.lie).ok(), Some(-3));
         assert!(Knobs::parse(Some("status=abc")).is_err());
     }

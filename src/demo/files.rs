@@ -138,7 +138,11 @@ pub(super) fn serve_file(
             .filter(|_| index < knobs.reset_times)
             .map(|n| first.saturating_add(n));
         DemoBody::generated(GenBody {
-            seed,
+            seed: if knobs.changed_from.is_some_and(|n| index >= n) {
+                seed.wrapping_add(1)
+            } else {
+                seed
+            },
             pos: first,
             end,
             chunk: knobs.chunk,

@@ -200,6 +200,32 @@ async fn reset_mid_body_without_range_support_rereads_and_checks_the_prefix() {
 }
 
 #[tokio::test]
+async fn a_reread_that_differs_from_the_bytes_already_sent_fails_unless_the_consumer_checks_the_crc(
+) {
+    let o = origin().await;
+    let size = 200_000;
+    let url = o.file_url(size, 8, "c.bin") + "?reset_at=50000&chunk=8192&no_range=1&changed_from=1";
+    // The fetch's own running CRC catches the changed prefix at the re-read.
+    let (got, err) = collect(&client(), sized(url.clone(), size)).await;
+    let err = err.expect("a changed file fails");
+    assert!(err.to_string().contains("re-read bytes differ"), "{err}");
+    assert!(got.len() < size as usize, "not the whole file");
+    // With the check left to the consumer (a whole file with the manifest's CRC) the fetch delivers old
+    // prefix + new rest, and that consumer's CRC check is what fails it (tests/it/server.rs).
+    let req = FileRequest {
+        crc_checked_by_consumer: true,
+        ..sized(url, size)
+    };
+    let (got, err) = collect(&client(), req).await;
+    assert!(err.is_none(), "{err:?}");
+    assert_eq!(got.len(), size as usize);
+    assert_ne!(
+        crc32fast::hash(&got),
+        zipper::demo::generated_crc32(8, size)
+    );
+}
+
+#[tokio::test]
 async fn reset_every_time_fails_after_the_retries() {
     let o = origin().await;
     for knobs in [

@@ -683,6 +683,20 @@ async fn a_missing_file_mid_archive_fails_the_download_visibly() {
 }
 
 #[tokio::test]
+async fn a_file_that_changes_between_retries_fails_the_download_with_or_without_its_crc() {
+    let demo = start().await;
+    // The origin ignores Range, breaks at 60 kB and serves other bytes on the re-read.
+    for crc in [true, false] {
+        let changed = F {
+            knobs: "reset_at=60000&no_range=1&changed_from=1",
+            ..f("changed.bin", 200_000, 11 + u64::from(crc), crc)
+        };
+        let (m, _) = manifest(&demo, &[f("a.bin", 1000, 1, true), changed]);
+        assert_visibly_failed(&demo.link(&m, "changed.zip", now())).await;
+    }
+}
+
+#[tokio::test]
 async fn a_reset_mid_file_is_healed_by_retry() {
     let demo = start().await;
     let healed = F {
