@@ -390,7 +390,7 @@ struct Workload {
     clients: usize,
     /// The raw fetch: manifest, then every file.
     raw_urls: Vec<String>,
-    link: String,
+    callback: String,
 }
 
 #[derive(Default)]
@@ -501,7 +501,6 @@ fn main() {
             Some(o) => o,
             None => Origin::Demo(DemoOrigin::start().await.expect("demo origin")),
         };
-        let z = start_zipper().await;
         let shapes: [(&'static str, (usize, u64), bool, usize); 5] = [
             ("big", big, true, 1),
             ("big without CRCs", big, false, 1),
@@ -539,7 +538,7 @@ fn main() {
                 crc,
                 clients,
                 raw_urls,
-                link: z.link(&callback),
+                callback,
             });
         }
         eprintln!("origin: {}; {rounds} interleaved rounds", origin.label());
@@ -547,11 +546,16 @@ fn main() {
         for round in 0..rounds {
             for (w, s) in workloads.iter().zip(samples.iter_mut()) {
                 let raw = bounded(fetch_concurrently(&w.raw_urls, 1, w.clients)).await;
+                // A fresh zipper per download: its peak RSS is this workload's alone (an allocator keeps
+                // what an earlier, larger workload freed).
+                let z = start_zipper().await;
+                let link = z.link(&w.callback);
                 z.reset_peak();
                 let cpu0 = z.cpu_secs();
-                let zipped = bounded(fetch_concurrently(std::slice::from_ref(&w.link), 0, w.clients)).await;
+                let zipped = bounded(fetch_concurrently(std::slice::from_ref(&link), 0, w.clients)).await;
                 s.cpu.push(z.cpu_secs() - cpu0);
                 s.peak.push(z.peak_rss());
+                drop(z);
                 s.raw.push(raw);
                 s.zipper.push(zipped);
                 eprintln!(
