@@ -290,7 +290,9 @@ async fn lane(
             _ = cancel.cancelled() => return,
             sent = tx.send(Ok(charge.attach(chunk))) => sent,
         };
-        if sent.is_err() {
+        // A body that knows it has ended (`origin::files::fetch_file`) is done: closing the channel now
+        // lets the writer move on without waiting for this lane to poll the end.
+        if sent.is_err() || body.size_hint().1 == Some(0) {
             return;
         }
     }

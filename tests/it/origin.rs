@@ -4,7 +4,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures_util::StreamExt;
+use futures_util::{Stream, StreamExt};
 use http::{HeaderMap, HeaderValue, StatusCode};
 use zipper::demo::{generated_bytes, DemoOrigin};
 use zipper::error::{Code, HasCode};
@@ -731,5 +731,79 @@ async fn origin_reads_are_at_most_one_read_buffer_even_for_a_slow_consumer() {
     assert!(
         largest <= zipper::origin::client::ORIGIN_READ_MAX,
         "a chunk of {largest} bytes"
+    );
+}
+
+/// A keep-alive HTTP/1.1 origin that answers every request with `body` and counts its connections.
+async fn counting_origin(
+    body: &'static [u8],
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let accepted = std::sync::Arc::new(AtomicUsize::new(0));
+    let count = std::sync::Arc::clone(&accepted);
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            count.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut tmp = [0u8; 4096];
+                loop {
+                    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match sock.read(&mut tmp).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&tmp[..n]),
+                        }
+                    }
+                    let end = buf.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or(0) + 4;
+                    buf.drain(..end);
+                    let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len());
+                    if sock.write_all(head.as_bytes()).await.is_err()
+                        || sock.write_all(body).await.is_err()
+                    {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (format!("http://{addr}/f"), accepted)
+}
+
+#[tokio::test]
+async fn a_sized_body_says_it_ended_with_its_last_chunk_and_its_connection_is_reused() {
+    static BODY: [u8; 10_000] = [7u8; 10_000];
+    let (url, accepted) = counting_origin(&BODY).await;
+    let client = client();
+    for _ in 0..10 {
+        within(async {
+            let stream = fetch_file(&client, sized(url.clone(), BODY.len() as u64));
+            futures_util::pin_mut!(stream);
+            let mut got = 0;
+            // Read like the read-ahead does: stop once the stream says it has ended, without polling again.
+            while let Some(chunk) = stream.next().await {
+                got += chunk.expect("chunk").len();
+                if stream.size_hint().1 == Some(0) {
+                    break;
+                }
+            }
+            assert_eq!(got, BODY.len());
+            assert_eq!(
+                stream.size_hint(),
+                (0, Some(0)),
+                "the end was known with the last chunk"
+            );
+            assert!(stream.next().await.is_none());
+        })
+        .await;
+    }
+    assert_eq!(
+        accepted.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "ten files over one kept-alive connection"
     );
 }
