@@ -15,7 +15,7 @@
 //!   gets as much read-ahead as the budget allows.
 //!
 //! - a download whose client has been taking its bytes fast ([`BULK_MIN_RATE`]) opens its next entries with
-//!   bulk reads ([`ReadSize::Bulk`], 256 KiB instead of 32 KiB: the CPU of a fast download is mostly
+//!   bulk reads ([`ReadSize::Bulk`], 256 KiB instead of 16 KiB: the CPU of a fast download is mostly
 //!   per-read kernel and wake-up work) when the shared read-ahead and the download's cap have room for two
 //!   such chunks *now*: the entry reserves them ([`BulkFloor`]) and charges its chunks there instead. Slow
 //!   clients and a crowd that has spent the read-ahead keep lean reads, so nothing here changes what they hold.

@@ -40,13 +40,18 @@ use crate::metrics::{Metrics, OriginKind, OriginOutcome};
 /// The `User-Agent` of every origin request (docs/contract.md, Manifest request).
 pub const USER_AGENT: &str = concat!("zipper/", env!("CARGO_PKG_VERSION"));
 
-/// The largest HTTP/1 read from an origin, hence the largest chunk: 32 KiB, so that the per-download floor
-/// of the memory budget (64 KiB, docs/contract.md, Safety) holds two chunks: the one the consumer has (in
-/// hyper's write queue, or being compressed) and the next one being read.
-pub const ORIGIN_READ_MAX: usize = 32 * 1024;
+/// The largest HTTP/1 read from an origin, hence the largest chunk: 16 KiB, so that the per-download floor
+/// of the memory budget (32 KiB, docs/contract.md, Safety) holds two chunks: the one the consumer has (in
+/// hyper's write queue, or being compressed) and the next one being read. hyper's connection task reads one
+/// more chunk ahead into the body's channel before zipper asks (its `want` signal stays on once the body was
+/// polled), so a slow download really holds three reads: a heap profile (heaptrack, 200 clients at 64 KiB/s)
+/// found ~3 × 32 KiB of origin read buffers per download when this was 32 KiB, the largest item of its
+/// ~174 KiB. At 16 KiB that is 48 KiB; a fast client gets bulk reads instead ([`ORIGIN_BULK_READ_MAX`]),
+/// and a slow one needs no more than 16 KiB per read. It also bounds an origin's response head to 16 KiB.
+pub const ORIGIN_READ_MAX: usize = 16 * 1024;
 
 /// The largest HTTP/1 read of a *bulk* fetch ([`ReadSize::Bulk`]): 256 KiB. Eight times fewer reads,
-/// writes and task wake-ups per byte than [`ORIGIN_READ_MAX`] (the profile of a fast download is mostly
+/// writes and task wake-ups per byte than 32 KiB reads (the profile of a fast download is mostly
 /// per-syscall kernel work), for fetches whose reader holds a reservation of two such chunks.
 pub const ORIGIN_BULK_READ_MAX: usize = 256 * 1024;
 

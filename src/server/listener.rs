@@ -218,7 +218,10 @@ pub async fn run<S, F>(
         let hyper_service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
             conn_state.request_started();
             req.extensions_mut().insert(Arc::clone(&conn_state));
-            let fut = svc(req);
+            // Boxed: hyper keeps the slot of the connection's in-flight future for the connection's
+            // whole life, so inline the service's state (~10 KiB, heaptrack) would stay allocated while
+            // the body streams; boxed, it is freed once the response head is ready.
+            let fut = Box::pin(svc(req));
             let conn = Arc::clone(&conn_state);
             async move {
                 let res = fut.await;

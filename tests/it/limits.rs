@@ -25,12 +25,14 @@ async fn eventually(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
 
 #[tokio::test]
 async fn downloads_beyond_the_memory_budget_get_503_and_running_ones_hold_only_their_floor() {
-    // 1 MiB: a quarter backs floors, so four downloads of 64 KiB fit.
+    // 1 MiB: a quarter backs floors, so eight downloads of 32 KiB fit.
     let demo = start_with(|c| c.memory_budget_bytes = 1 << 20).await;
     let (m, _) = manifest(&demo, &[f("big.bin", 64 << 20, 1, true)]);
     let link = demo.link(&m, "x.zip", now());
+    let fits = (1 << 20) / 4 / FLOOR;
+    assert_eq!(fits, 8);
     let mut held = Vec::new();
-    for _ in 0..4 {
+    for _ in 0..fits {
         let res = reqwest::get(&link).await.expect("head");
         assert_eq!(res.status(), 200);
         held.push(res);
@@ -38,11 +40,11 @@ async fn downloads_beyond_the_memory_budget_get_503_and_running_ones_hold_only_t
     let budget = &demo.server.state.budget;
     // Nobody reads: each download holds its floor and borrows nothing.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(budget.in_use(), 4 * FLOOR, "floors only, no read-ahead");
-    let fifth = get(&link, &[]).await;
-    assert_eq!(fifth.status, 503);
-    assert_eq!(error_code(&fifth), "overloaded");
-    assert!(fifth.headers.get("retry-after").is_some());
+    assert_eq!(budget.in_use(), fits * FLOOR, "floors only, no read-ahead");
+    let one_more = get(&link, &[]).await;
+    assert_eq!(one_more.status, 503);
+    assert_eq!(error_code(&one_more), "overloaded");
+    assert!(one_more.headers.get("retry-after").is_some());
     drop(held);
     assert!(
         eventually(Duration::from_secs(5), || budget.in_use() == 0).await,
