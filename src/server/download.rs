@@ -197,12 +197,9 @@ pub fn open_file(
         end,
         kind,
         context: context.clone(),
-        // A whole file with the manifest's CRC, for a full archive: the encoder checks it
-        // (`core::encoder`, end of entry) and aborts the archive on a mismatch.
-        crc_checked_by_consumer: kind == OriginKind::File
-            && start == 0
-            && end.is_none()
-            && source.crc32.is_some(),
+        // A file with the manifest's CRC, for a full archive: the encoder checks it (`core::encoder`, end
+        // of entry) and aborts the archive on a mismatch. (The fetch ignores this for a window.)
+        crc_checked_by_consumer: kind == OriginKind::File && source.crc32.is_some(),
     };
     Box::pin(
         fetch_file(&state.origin.with_reads(reads), req)
