@@ -28,17 +28,17 @@ use bytes::Bytes;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// What one download reserves on admission and may always hold: two origin reads (the chunk its consumer
-/// holds and the next one), 32 KiB. (hyper's client connection holds one more read of at most [`CHUNK`]
+/// holds and the next one), 16 KiB. (hyper's client connection holds one more read of at most [`CHUNK`]
 /// per origin connection that no one has asked for yet; see `origin::client::ORIGIN_READ_MAX`.)
 pub const FLOOR: usize = 2 * CHUNK;
 
 /// The most one chunk is charged: one origin read.
 pub const CHUNK: usize = crate::origin::client::ORIGIN_READ_MAX;
 
-/// The share of the budget that backs download floors (the rest is read-ahead): a quarter, so that at the
-/// default 256 MiB, 2,048 floors fit (twice the default `max_concurrent_downloads`) and 192 MiB is left
+/// The share of the budget that backs download floors (the rest is read-ahead): an eighth, so that at the
+/// default 256 MiB, 2,048 floors fit (twice the default `max_concurrent_downloads`) and 224 MiB is left
 /// for read-ahead.
-const FLOOR_SHARE_DIVISOR: usize = 4;
+const FLOOR_SHARE_DIVISOR: usize = 8;
 
 /// The share of the budget set aside for whole-file buffers when they are enabled: an eighth (32 MiB of the
 /// default 256 MiB, 32 files of the default 1 MiB threshold at once).

@@ -36,7 +36,7 @@ use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::{CancellationToken, DropGuard};
 
 use crate::budget::{BulkFloor, Charge, DownloadBudget, CHUNK, FLOOR};
-use crate::origin::client::ReadSize;
+use crate::origin::client::{BulkSwitch, ReadSize, Reads};
 use crate::zipstream::{BoxError, EntryBody};
 
 /// Bounds of the read-ahead.
@@ -63,29 +63,41 @@ const MID_BODY_GRACE: Duration = Duration::from_millis(2);
 /// gains nothing from bigger chunks but would hold them.
 pub const BULK_MIN_RATE: u64 = 32 * 1024 * 1024;
 
-/// How much a client must have taken before its rate is judged.
+/// What a client takes before its pace is measured at all: about what the kernel's socket buffers absorb
+/// (`tcp_wmem`'s default maximum is 4 MiB, plus the peer's receive window), which any client "takes" at
+/// memory speed, reading or not. Judged from the first byte, a client that reads nothing looked fast after
+/// its first MiB and got bulk reads it would only hold (the memory-budget test's idle clients did).
+const BULK_SETTLE: u64 = 8 * 1024 * 1024;
+
+/// How much a client must take after [`BULK_SETTLE`], at [`BULK_MIN_RATE`] or faster, to count as fast.
 const BULK_EVIDENCE: u64 = 1024 * 1024;
 
-/// What the writer has taken so far: the bytes and when the first came.
+/// What the writer has taken so far, and when it passed [`BULK_SETTLE`].
 #[derive(Debug, Default)]
 struct Progress {
     delivered: AtomicU64,
-    since: OnceLock<Instant>,
+    settled: OnceLock<Instant>,
 }
 
 impl Progress {
     fn record(&self, n: usize) {
-        self.since.get_or_init(Instant::now);
-        self.delivered.fetch_add(n as u64, Ordering::Relaxed);
+        let before = self.delivered.fetch_add(n as u64, Ordering::Relaxed);
+        if before.saturating_add(n as u64) >= BULK_SETTLE && self.settled.get().is_none() {
+            self.settled.get_or_init(Instant::now);
+        }
     }
 
-    /// Whether the writer has taken at least [`BULK_EVIDENCE`] at [`BULK_MIN_RATE`] or faster.
+    /// Whether the writer has taken [`BULK_EVIDENCE`] beyond [`BULK_SETTLE`], at [`BULK_MIN_RATE`] or
+    /// faster since it passed the settle mark.
     fn fast(&self) -> bool {
-        let bytes = self.delivered.load(Ordering::Relaxed);
-        let Some(since) = self.since.get() else {
+        let Some(settled) = self.settled.get() else {
             return false;
         };
-        bytes >= BULK_EVIDENCE && is_fast(bytes, since.elapsed())
+        let bytes = self
+            .delivered
+            .load(Ordering::Relaxed)
+            .saturating_sub(BULK_SETTLE);
+        bytes >= BULK_EVIDENCE && is_fast(bytes, settled.elapsed())
     }
 }
 
@@ -120,7 +132,7 @@ pub fn prefetch_until<F>(
     mut open: F,
 ) -> impl Stream<Item = Result<EntryBody, BoxError>> + Send + Unpin + 'static
 where
-    F: FnMut(usize, ReadSize) -> EntryBody + Send + 'static,
+    F: FnMut(usize, Reads) -> EntryBody + Send + 'static,
 {
     let cancel = parent.child_token();
     let files = Arc::new(Semaphore::new(
@@ -175,11 +187,16 @@ where
                 None
             };
             let reads = if bulk.is_some() {
-                ReadSize::Bulk
+                Reads::fixed(ReadSize::Bulk)
             } else {
-                ReadSize::Lean
+                Reads {
+                    size: ReadSize::Lean,
+                    switch: Some(BulkSwitch::default()),
+                }
             };
-            tokio::spawn(lane(k, open(k, reads), bulk, tx, Arc::clone(&lanes)));
+            let switch = reads.switch.clone();
+            let body = open(k, reads);
+            tokio::spawn(lane(k, body, bulk, switch, tx, Arc::clone(&lanes)));
         }
     });
     Bodies {
@@ -189,11 +206,14 @@ where
 }
 
 /// Pulls entry `k`'s body from its origin into its channel, one charged chunk at a time: to `bulk` when
-/// the entry has one, else to the floor (current entry) or the read-ahead (entries ahead).
+/// the entry has one, else to the floor (current entry) or the read-ahead (entries ahead). A lean entry
+/// that the writer is on moves to bulk reads mid-body through `switch` when its fetch offers, its client
+/// has proven fast and the budget has room for bulk chunks now (the same rule as for opening bulk).
 async fn lane(
     k: usize,
     mut body: EntryBody,
-    bulk: Option<BulkFloor>,
+    mut bulk: Option<BulkFloor>,
+    switch: Option<BulkSwitch>,
     tx: mpsc::Sender<Chunk>,
     lanes: Arc<Lanes>,
 ) {
@@ -203,6 +223,18 @@ async fn lane(
     let mut pulled_any = false;
     loop {
         let is_current = *current.borrow_and_update() >= k;
+        if is_current && bulk.is_none() {
+            if let Some(switch) = switch.as_ref().filter(|s| s.offered()) {
+                if lanes.progress.fast() {
+                    bulk = lanes
+                        .budget
+                        .try_bulk(ReadSize::Bulk.max_chunk(), &lanes.ahead_cap);
+                    if bulk.is_some() {
+                        switch.request();
+                    }
+                }
+            }
+        }
         let charge = if is_current {
             match &bulk {
                 Some(bulk) => tokio::select! {
@@ -471,25 +503,70 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(20)).await;
         assert_eq!(b.in_use(), 0, "every charge and reservation returned");
         let chosen = chosen.lock().map(|c| c.clone()).unwrap_or_default();
-        chosen.into_iter().map(|r| r.expect("opened")).collect()
+        chosen
+            .into_iter()
+            .map(|r| r.expect("opened").size)
+            .collect()
     }
 
     #[tokio::test]
-    async fn a_fast_writer_gets_bulk_reads_after_the_first_megabyte() {
-        let reads = reads_chosen(6, Duration::ZERO).await;
+    async fn a_fast_writer_gets_bulk_reads_once_past_the_settle_mark() {
+        // 1 MiB entries: the settle mark is passed with entry 8, the evidence with entry 9.
+        let reads = reads_chosen(12, Duration::ZERO).await;
         assert_eq!(
-            reads[0],
-            ReadSize::Lean,
-            "nothing is known of the client yet"
+            reads[..8],
+            [ReadSize::Lean; 8],
+            "what the kernel's buffers could have absorbed says nothing of the client"
         );
-        assert_eq!(reads[5], ReadSize::Bulk, "{reads:?}");
+        assert_eq!(reads[11], ReadSize::Bulk, "{reads:?}");
     }
 
     #[tokio::test]
     async fn a_slow_writer_keeps_lean_reads() {
-        // 256 KiB per 20 ms is 12.5 MiB/s, under BULK_MIN_RATE.
-        let reads = reads_chosen(3, Duration::from_millis(20)).await;
-        assert_eq!(reads, vec![ReadSize::Lean; 3]);
+        // 256 KiB per 10 ms is 25 MiB/s, under BULK_MIN_RATE.
+        let reads = reads_chosen(12, Duration::from_millis(10)).await;
+        assert_eq!(reads, vec![ReadSize::Lean; 12]);
+    }
+
+    /// Reads one lean entry of `chunks` × 256 KiB as fast as it comes, its fetch offering the move to bulk
+    /// reads; whether the lane requested the move.
+    async fn switch_requested(chunks: usize) -> bool {
+        let switch = Arc::new(std::sync::Mutex::new(None));
+        let s2 = Arc::clone(&switch);
+        let limits = PrefetchLimits {
+            files: 1,
+            bytes: 8 << 20,
+        };
+        let (b, d) = budget();
+        let mut bodies =
+            prefetch_until(1, limits, d, &CancellationToken::new(), move |_, r| {
+                let offered = r.switch.clone().expect("a lean entry has a switch");
+                offered.offer();
+                if let Ok(mut s) = s2.lock() {
+                    *s = Some(offered);
+                }
+                Box::pin(futures_util::stream::iter(0..chunks).map(|_| {
+                    Ok::<Bytes, BoxError>(Bytes::from(vec![1u8; ReadSize::Bulk.max_chunk()]))
+                }))
+            });
+        let mut body = bodies.next().await.expect("body").expect("ok");
+        while let Some(Ok(chunk)) = body.next().await {
+            assert!(b.in_use() <= b.limit());
+            drop(chunk);
+        }
+        drop(body);
+        drop(bodies);
+        let got = switch.lock().ok().and_then(|s| s.clone()).expect("opened");
+        got.take_request()
+    }
+
+    #[tokio::test]
+    async fn a_fast_writer_moves_its_lean_entry_to_bulk_reads_once_past_the_settle_mark() {
+        assert!(switch_requested(48).await, "12 MiB taken at memory speed");
+        assert!(
+            !switch_requested(24).await,
+            "6 MiB is within what kernel buffers absorb"
+        );
     }
 
     #[test]

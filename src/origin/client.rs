@@ -40,15 +40,21 @@ use crate::metrics::{Metrics, OriginKind, OriginOutcome};
 /// The `User-Agent` of every origin request (docs/contract.md, Manifest request).
 pub const USER_AGENT: &str = concat!("zipper/", env!("CARGO_PKG_VERSION"));
 
-/// The largest HTTP/1 read from an origin, hence the largest chunk: 16 KiB, so that the per-download floor
-/// of the memory budget (32 KiB, docs/contract.md, Safety) holds two chunks: the one the consumer has (in
-/// hyper's write queue, or being compressed) and the next one being read. hyper's connection task reads one
-/// more chunk ahead into the body's channel before zipper asks (its `want` signal stays on once the body was
-/// polled), so a slow download really holds three reads: a heap profile (heaptrack, 200 clients at 64 KiB/s)
-/// found ~3 × 32 KiB of origin read buffers per download when this was 32 KiB, the largest item of its
-/// ~174 KiB. At 16 KiB that is 48 KiB; a fast client gets bulk reads instead ([`ORIGIN_BULK_READ_MAX`]),
-/// and a slow one needs no more than 16 KiB per read. It also bounds an origin's response head to 16 KiB.
-pub const ORIGIN_READ_MAX: usize = 16 * 1024;
+/// The largest HTTP/1 read from an origin, hence the largest chunk: 8 KiB (hyper's minimum), so that the
+/// per-download floor of the memory budget (16 KiB, docs/contract.md, Safety) holds two chunks: the one the
+/// consumer has (in hyper's write queue, or being compressed) and the next one being read. hyper's
+/// connection task reads one more chunk ahead into the body's channel before zipper asks (its `want` signal
+/// stays on once the body was polled), so a slow download really holds three reads: a heap profile
+/// (heaptrack, 200 clients at 64 KiB/s) found ~3 × 32 KiB of origin read buffers per download when this was
+/// 32 KiB, the largest item of its ~174 KiB; at 16 KiB the 1,000-client crowd still took 111 KiB per
+/// download. At 8 KiB that is 24 KiB. A slow client needs no more (64 KiB/s is eight reads a second), and a
+/// fast client gets bulk reads instead ([`ORIGIN_BULK_READ_MAX`]). hyper also bounds a response head by this
+/// size: a head that does not fit is requested again through the bulk pool ([`OriginClient::get`]), so
+/// heads up to 256 KiB still work and only that rare response pays a second request.
+pub const ORIGIN_READ_MAX: usize = 8 * 1024;
+
+/// The HTTP/1 buffer of the report client ([`OriginClient::post`]): its response heads up to 16 KiB.
+const POST_READ_MAX: usize = 16 * 1024;
 
 /// The largest HTTP/1 read of a *bulk* fetch ([`ReadSize::Bulk`]): 256 KiB. Eight times fewer reads,
 /// writes and task wake-ups per byte than 32 KiB reads (the profile of a fast download is mostly
@@ -75,6 +81,81 @@ impl ReadSize {
         }
     }
 }
+
+/// How one fetch reads: through which pool, and for a lean fetch, the switch that may move it to bulk
+/// reads mid-body ([`BulkSwitch`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reads {
+    /// The pool the fetch starts with.
+    pub size: ReadSize,
+    /// Set for a lean fetch whose reader may later have room for bulk chunks.
+    pub switch: Option<BulkSwitch>,
+}
+
+impl Reads {
+    /// Reads through `size`'s pool, without a switch.
+    pub fn fixed(size: ReadSize) -> Self {
+        Reads { size, switch: None }
+    }
+}
+
+/// Moves one lean fetch to bulk reads mid-body. Shared by the fetch and its reader (the read-ahead,
+/// [`crate::prefetch`]): the fetch *offers* once its origin has shown it can resume the file exactly
+/// (`Accept-Ranges: bytes` and a validator for `If-Range`); the reader *requests* once it has reserved room
+/// for bulk chunks and its client has proven fast; before its next read the fetch takes the request, drops
+/// the lean response and asks for the rest with `Range` and `If-Range` through the bulk pool.
+///
+/// Without it, an archive's first entry is read lean however fast its client (its pace is not known when
+/// the entry opens), so a one-file archive streamed at 8 KiB reads: 236 MB/s and 4.96 CPU s/GB against
+/// ~1,100 MB/s and ~1 s/GB for entries opened bulk (`cargo bench --bench compare`, "one big file").
+#[derive(Debug, Clone, Default)]
+pub struct BulkSwitch(Arc<std::sync::atomic::AtomicU8>);
+
+const SWITCH_OFFERED: u8 = 1;
+const SWITCH_REQUESTED: u8 = 2;
+
+impl BulkSwitch {
+    /// The fetch: it could move now.
+    pub fn offer(&self) {
+        let _ = self.0.compare_exchange(
+            0,
+            SWITCH_OFFERED,
+            std::sync::atomic::Ordering::AcqRel,
+            std::sync::atomic::Ordering::Acquire,
+        );
+    }
+
+    /// The reader: whether the fetch offered (and nobody requested yet).
+    pub fn offered(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::Acquire) == SWITCH_OFFERED
+    }
+
+    /// The reader: move, room for bulk chunks is reserved.
+    pub fn request(&self) {
+        self.0
+            .store(SWITCH_REQUESTED, std::sync::atomic::Ordering::Release);
+    }
+
+    /// The fetch: whether a move was requested; a request is taken once (the switch is spent after).
+    pub fn take_request(&self) -> bool {
+        self.0
+            .compare_exchange(
+                SWITCH_REQUESTED,
+                SWITCH_REQUESTED + 1,
+                std::sync::atomic::Ordering::AcqRel,
+                std::sync::atomic::Ordering::Acquire,
+            )
+            .is_ok()
+    }
+}
+
+impl PartialEq for BulkSwitch {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for BulkSwitch {}
 
 /// The HTTP/2 receive window per origin stream: what h2 buffers for a stream before its consumer reads.
 pub const H2_STREAM_WINDOW: u32 = 256 * 1024;
@@ -219,7 +300,7 @@ impl OriginClient {
             .timer(TokioTimer::new())
             .pool_idle_timeout(POOL_IDLE_TIMEOUT)
             .pool_max_idle_per_host(POST_POOL_IDLE_PER_HOST)
-            .http1_max_buf_size(ORIGIN_READ_MAX)
+            .http1_max_buf_size(POST_READ_MAX)
             .build(tls.clone());
         let pool = |read_max: usize| {
             Client::builder(TokioExecutor::new())
@@ -254,6 +335,11 @@ impl OriginClient {
             inner: std::sync::Arc::clone(&self.inner),
             reads,
         }
+    }
+
+    /// The pool its requests go through.
+    pub fn reads(&self) -> ReadSize {
+        self.reads
     }
 
     /// The settings it was built with.
@@ -371,16 +457,6 @@ impl OriginClient {
         target: Option<&str>,
         headers: &HeaderMap,
     ) -> Result<http::Response<Incoming>, TransportError> {
-        let uri = super::target::request_uri(url, target).ok_or_else(|| {
-            TransportError::Request("the URL is not a valid request target".into())
-        })?;
-        let mut request = Request::get(uri)
-            .body(Empty::new())
-            .map_err(|_| TransportError::Request("the request could not be built".into()))?;
-        *request.headers_mut() = headers.clone();
-        request
-            .headers_mut()
-            .insert(USER_AGENT_HEADER, HeaderValue::from_static(USER_AGENT));
         let read_timeout = self.inner.settings.read_timeout;
         // The connect timeout is the connector's; the head must follow within the read timeout.
         let bound = self.inner.settings.connect_timeout + read_timeout;
@@ -388,12 +464,54 @@ impl OriginClient {
             ReadSize::Lean => &self.inner.http,
             ReadSize::Bulk => &self.inner.bulk,
         };
-        match tokio::time::timeout(bound, pool.request(request)).await {
-            Err(_) => Err(TransportError::Timeout(read_timeout)),
-            Ok(Ok(response)) => Ok(response),
-            Ok(Err(e)) => Err(transport_error(&e)),
+        let request = build_get(url, target, headers)?;
+        let e = match tokio::time::timeout(bound, pool.request(request)).await {
+            Err(_) => return Err(TransportError::Timeout(read_timeout)),
+            Ok(Ok(response)) => return Ok(response),
+            Ok(Err(e)) => e,
+        };
+        if self.reads == ReadSize::Lean && head_too_large(&e) {
+            // The lean pool's reads bound a head to ORIGIN_READ_MAX; the bulk pool's hold 256 KiB.
+            tracing::debug!(url = %super::redact_url(url), "response head over {ORIGIN_READ_MAX} bytes: asking again with larger reads");
+            let request = build_get(url, target, headers)?;
+            return match tokio::time::timeout(bound, self.inner.bulk.request(request)).await {
+                Err(_) => Err(TransportError::Timeout(read_timeout)),
+                Ok(Ok(response)) => Ok(response),
+                Ok(Err(e)) => Err(transport_error(&e)),
+            };
         }
+        Err(transport_error(&e))
     }
+}
+
+/// The GET of `url` (or of `target` on its origin) with `headers` and zipper's `User-Agent`.
+fn build_get(
+    url: &Url,
+    target: Option<&str>,
+    headers: &HeaderMap,
+) -> Result<Request<Empty<Bytes>>, TransportError> {
+    let uri = super::target::request_uri(url, target)
+        .ok_or_else(|| TransportError::Request("the URL is not a valid request target".into()))?;
+    let mut request = Request::get(uri)
+        .body(Empty::new())
+        .map_err(|_| TransportError::Request("the request could not be built".into()))?;
+    *request.headers_mut() = headers.clone();
+    request
+        .headers_mut()
+        .insert(USER_AGENT_HEADER, HeaderValue::from_static(USER_AGENT));
+    Ok(request)
+}
+
+/// Whether a request failed because its response head did not fit the connection's read buffer.
+fn head_too_large(e: &hyper_util::client::legacy::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(cause) = source {
+        if let Some(hyper) = cause.downcast_ref::<hyper::Error>() {
+            return hyper.is_parse_too_large();
+        }
+        source = cause.source();
+    }
+    false
 }
 
 /// The [`CONTEXT_HEADERS`] of `headers`.
@@ -530,6 +648,28 @@ pub(crate) fn describe(err: &(dyn std::error::Error + 'static)) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bulk_switch_is_offered_requested_and_taken_once() {
+        let switch = BulkSwitch::default();
+        assert!(!switch.offered());
+        assert!(!switch.take_request(), "nothing requested");
+        switch.offer();
+        assert!(switch.offered());
+        let fetch_side = switch.clone();
+        assert_eq!(fetch_side, switch);
+        assert_ne!(
+            BulkSwitch::default(),
+            switch,
+            "equal only to its own clones"
+        );
+        switch.request();
+        assert!(!switch.offered(), "requested: no longer on offer");
+        assert!(fetch_side.take_request());
+        assert!(!fetch_side.take_request(), "taken once");
+        fetch_side.offer();
+        assert!(!switch.offered(), "a spent switch is not offered again");
+    }
 
     #[test]
     fn rate_floor_scales_with_the_window() {

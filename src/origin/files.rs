@@ -22,13 +22,13 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use futures_util::stream::{self, Stream};
 use futures_util::FutureExt as _;
-use http::header::{ETAG, IF_RANGE, LAST_MODIFIED, RANGE};
+use http::header::{ACCEPT_RANGES, ETAG, IF_RANGE, LAST_MODIFIED, RANGE};
 use http::{HeaderMap, HeaderValue, StatusCode};
 use url::Url;
 
-use super::client::{CrossOrigin, OriginBody, TransportError};
+use super::client::{BulkSwitch, CrossOrigin, OriginBody, ReadSize, TransportError};
 use super::guard::{GuardError, HostKind};
-use super::headers::{content_range, declared_length, validate_headers};
+use super::headers::{content_range, declared_length, owned_value, validate_headers};
 use super::retry::Retries;
 use super::{redact_url, redact_url_str, OriginClient};
 use crate::error::{Code, HasCode};
@@ -62,6 +62,8 @@ pub struct FileRequest {
     /// entry, which aborts the archive. Ignored for a window (`start > 0` or an `end`), whose consumer
     /// sees only part of the file.
     pub crc_checked_by_consumer: bool,
+    /// For a lean fetch: the switch its reader may use to move it to bulk reads mid-body.
+    pub bulk_switch: Option<BulkSwitch>,
 }
 
 impl FileRequest {
@@ -323,7 +325,12 @@ struct Fetch {
     retries: Retries,
     /// Whether a read below the minimum rate was already retried.
     slow_retried: bool,
+    /// See [`FileRequest::bulk_switch`].
+    switch: Option<BulkSwitch>,
 }
+
+/// The least a lean fetch must have left to move to bulk reads: the move costs one more request.
+const BULK_SWITCH_MIN_LEFT: u64 = 4 << 20;
 
 /// The response being read.
 struct Body {
@@ -401,6 +408,7 @@ impl Fetch {
             etag: None,
             use_range: true,
             attempts: 0,
+            switch: req.bulk_switch,
         }))
     }
 
@@ -437,6 +445,9 @@ impl Fetch {
             if reached && !self.window_reaches_eof() {
                 self.body = None;
                 return Ok(None);
+            }
+            if self.take_bulk_switch() {
+                continue;
             }
             // Past this point with `reached`, the body is read once more to check that it ends here.
             let Some(body) = self.body.as_mut() else {
@@ -488,6 +499,26 @@ impl Fetch {
                 }
             }
         }
+    }
+
+    /// Moves to bulk reads if the reader asked ([`BulkSwitch`]) and the move is safe and worth a request:
+    /// drops the lean response so that the next [`Fetch::open`] asks for the rest with `Range` and
+    /// `If-Range` through the bulk pool (a file that changed meanwhile is caught there as after any break).
+    fn take_bulk_switch(&mut self) -> bool {
+        // Taken only mid-body (not while a retry reopens or a re-read is checked), then decided once.
+        let mid_body = self.body.as_ref().is_some_and(|b| b.verify.is_none());
+        if !mid_body || !self.switch.as_ref().is_some_and(BulkSwitch::take_request) {
+            return false;
+        }
+        let left = self.stop().map_or(0, |stop| stop.saturating_sub(self.pos));
+        let resumable = self.use_range && self.validator.is_some();
+        if !(resumable && left >= BULK_SWITCH_MIN_LEFT) {
+            return false;
+        }
+        tracing::debug!(url = %self.shown, at = self.pos, left, "moving to bulk reads");
+        self.client = self.client.with_reads(ReadSize::Bulk);
+        self.body = None;
+        true
     }
 
     /// Accounts for one body chunk; returns the part to deliver, if any.
@@ -596,7 +627,7 @@ impl Fetch {
                 Failure::Fatal(err)
             });
         }
-        let etag = response.headers.get(ETAG).cloned();
+        let etag = response.headers.get(ETAG).map(owned_value);
         if let (Some(first), Some(now)) = (&self.etag, &etag) {
             if first != now {
                 return Err(Failure::Fatal(self.changed("its ETag changed")));
@@ -617,6 +648,7 @@ impl Fetch {
             if let Some(declared) = declared {
                 self.check_declared(declared).map_err(Failure::Fatal)?;
             }
+            self.offer_bulk_switch(&response.headers);
             return Ok(Opened::Body(Body {
                 body: response.body,
                 read_pos: first,
@@ -632,6 +664,9 @@ impl Fetch {
             self.check_declared(declared).map_err(Failure::Fatal)?;
         }
         let verify = (self.pos > self.start && self.crc.is_some()).then(crc32fast::Hasher::new);
+        if self.use_range {
+            self.offer_bulk_switch(&response.headers);
+        }
         Ok(Opened::Body(Body {
             body: response.body,
             read_pos: 0,
@@ -639,13 +674,28 @@ impl Fetch {
         }))
     }
 
+    /// Offers the move to bulk reads ([`BulkSwitch`]) when this lean fetch could resume its file exactly:
+    /// the origin says it serves byte ranges and gave a validator for `If-Range`.
+    fn offer_bulk_switch(&self, headers: &HeaderMap) {
+        let Some(switch) = &self.switch else {
+            return;
+        };
+        let ranges = headers
+            .get(ACCEPT_RANGES)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"bytes"));
+        if ranges && self.validator.is_some() && self.client.reads() == ReadSize::Lean {
+            switch.offer();
+        }
+    }
+
     fn remember_validators(&mut self, headers: &HeaderMap) {
+        // Copies: these live as long as the fetch, and a clone would keep the connection's read buffer.
         let strong = headers
             .get(ETAG)
             .filter(|v| !v.as_bytes().starts_with(b"W/"))
-            .cloned();
+            .map(owned_value);
         self.etag = strong.clone();
-        self.validator = strong.or_else(|| headers.get(LAST_MODIFIED).cloned());
+        self.validator = strong.or_else(|| headers.get(LAST_MODIFIED).map(owned_value));
     }
 
     /// Checks a size the origin declares against the known one, or learns it.

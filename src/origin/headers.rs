@@ -1,6 +1,7 @@
 //! The headers of file requests and responses: which request headers a manifest may set
 //! ([`validate_headers`], holding them to the one deny-list [`crate::core::manifest::REFUSED_HEADERS`]) and
-//! the size headers of answers ([`declared_length`], [`content_range`]). It does not know the file fetcher
+//! the size headers of answers ([`declared_length`], [`content_range`]), and copies of header values kept
+//! past their message ([`owned_value`]). It does not know the file fetcher
 //! (`files.rs` wraps [`BadHeader`] into its own error), so the two do not import each other.
 //!
 //! Pure functions over header maps: no I/O. Messages name a header but never its value.
@@ -17,6 +18,22 @@ pub struct BadHeader {
     pub name: String,
     /// What is wrong.
     pub reason: &'static str,
+}
+
+/// A copy of `value` in an allocation of its own (sensitivity kept).
+///
+/// hyper parses an HTTP/1 head into slices of the connection's 8 KiB read buffer, so a cloned value keeps
+/// that whole buffer alive, and hyper allocates another for its next read: a value kept for as long as a
+/// download runs (an origin's ETag, a client's `traceparent`) would cost 8 KiB per download. The copy is a
+/// few bytes. A value that cannot be copied (it always can: it was valid) is shared as before.
+pub fn owned_value(value: &HeaderValue) -> HeaderValue {
+    match HeaderValue::from_bytes(value.as_bytes()) {
+        Ok(mut copy) => {
+            copy.set_sensitive(value.is_sensitive());
+            copy
+        }
+        Err(_) => value.clone(),
+    }
 }
 
 /// Validates a file request's extra headers into a map (`files::request_headers` wraps it with the URL).

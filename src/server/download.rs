@@ -17,7 +17,7 @@ use crate::core::layout::Plan;
 use crate::core::manifest::FileSource;
 use crate::crc_cache::CrcKey;
 use crate::metrics::OriginKind;
-use crate::origin::client::ReadSize;
+use crate::origin::client::Reads;
 use crate::origin::{fetch_file, FileRequest};
 use crate::zipstream::{BoxError, EntryBody};
 
@@ -127,7 +127,7 @@ impl Download {
         end: Option<u64>,
         kind: OriginKind,
     ) -> EntryBody {
-        self.open_reads(source, start, end, kind, ReadSize::Lean)
+        self.open_reads(source, start, end, kind, Reads::default())
     }
 
     /// [`Self::open`], read through the pool of `reads` (the read-ahead chooses, [`crate::prefetch`]).
@@ -137,7 +137,7 @@ impl Download {
         start: u64,
         end: Option<u64>,
         kind: OriginKind,
-        reads: ReadSize,
+        reads: Reads,
     ) -> EntryBody {
         open_file(&self.state, &self.context, source, start, end, kind, reads)
     }
@@ -187,7 +187,7 @@ pub fn open_file(
     start: u64,
     end: Option<u64>,
     kind: OriginKind,
-    reads: ReadSize,
+    reads: Reads,
 ) -> EntryBody {
     let req = FileRequest {
         url: source.url.clone(),
@@ -200,9 +200,10 @@ pub fn open_file(
         // A file with the manifest's CRC, for a full archive: the encoder checks it (`core::encoder`, end
         // of entry) and aborts the archive on a mismatch. (The fetch ignores this for a window.)
         crc_checked_by_consumer: kind == OriginKind::File && source.crc32.is_some(),
+        bulk_switch: reads.switch,
     };
     Box::pin(
-        fetch_file(&state.origin.with_reads(reads), req)
+        fetch_file(&state.origin.with_reads(reads.size), req)
             .map(|r| r.map_err(|e| Box::new(e) as BoxError)),
     )
 }

@@ -33,6 +33,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Notify, Semaphore};
 
+use crate::origin::headers::owned_value;
 use crate::zipstream::BoxError;
 
 /// The response body type of every service.
@@ -184,7 +185,8 @@ pub async fn run<S, F>(
         .max_concurrent_streams(limits.h2_max_streams.max(1))
         .keep_alive_interval(Some(H2_KEEP_ALIVE))
         .keep_alive_timeout(H2_KEEP_ALIVE);
-    let builder = Arc::new(builder);
+    // One builder per protocol: the protocol is known before hyper sees the connection ([`sniff`]).
+    let builders = Arc::new([builder.clone().http1_only(), builder.http2_only()]);
     let graceful = GracefulShutdown::new();
     let open = Arc::new(Semaphore::new(
         limits.max_connections.clamp(1, Semaphore::MAX_PERMITS),
@@ -211,28 +213,44 @@ pub async fn run<S, F>(
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let io = TokioIo::new(ClientIo::new(stream, limits));
         let svc = service.clone();
-        let state = Arc::new(ConnState::new());
-        let conn_state = Arc::clone(&state);
-        let hyper_service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
-            conn_state.request_started();
-            req.extensions_mut().insert(Arc::clone(&conn_state));
-            // Boxed: hyper keeps the slot of the connection's in-flight future for the connection's
-            // whole life, so inline the service's state (~10 KiB, heaptrack) would stay allocated while
-            // the body streams; boxed, it is freed once the response head is ready.
-            let fut = Box::pin(svc(req));
-            let conn = Arc::clone(&conn_state);
-            async move {
-                let res = fut.await;
-                Ok::<_, std::convert::Infallible>(
-                    res.map(|inner| BodyExt::boxed_unsync(Tracked { inner, conn })),
-                )
-            }
+        let builders = Arc::clone(&builders);
+        let watcher = graceful.watcher();
+        tokio::spawn(async move {
+            let protocol = match tokio::time::timeout(limits.header_timeout, sniff(&stream)).await {
+                Ok(Ok(Some(protocol))) => protocol,
+                Ok(Ok(None)) | Ok(Err(_)) => return,
+                Err(_) => {
+                    tracing::debug!("no request within the header timeout: closing the connection");
+                    return;
+                }
+            };
+            let io = TokioIo::new(ClientIo::new(stream, limits));
+            let state = Arc::new(ConnState::new());
+            let conn_state = Arc::clone(&state);
+            let hyper_service = hyper::service::service_fn(move |req: Request<Incoming>| {
+                conn_state.request_started();
+                let mut req = detached(req);
+                req.extensions_mut().insert(Arc::clone(&conn_state));
+                // Boxed: hyper keeps the slot of the connection's in-flight future for the connection's
+                // whole life, so inline the service's state (~10 KiB, heaptrack) would stay allocated while
+                // the body streams; boxed, it is freed once the response head is ready.
+                let fut = Box::pin(svc(req));
+                let conn = Arc::clone(&conn_state);
+                async move {
+                    let res = fut.await;
+                    Ok::<_, std::convert::Infallible>(
+                        res.map(|inner| BodyExt::boxed_unsync(Tracked { inner, conn })),
+                    )
+                }
+            });
+            let builder = match protocol {
+                Protocol::Http1 => &builders[0],
+                Protocol::Http2 => &builders[1],
+            };
+            let conn = watcher.watch(builder.serve_connection(io, hyper_service));
+            drive(conn, state, limits.header_timeout, permit).await;
         });
-        let conn = builder.serve_connection_with_upgrades(io, hyper_service);
-        let conn = graceful.watch(conn.into_owned());
-        tokio::spawn(drive(conn, state, limits.header_timeout, permit));
     }
     drop(listener);
     if tokio::time::timeout(grace, graceful.shutdown())
@@ -243,6 +261,73 @@ pub async fn run<S, F>(
             grace_secs = grace.as_secs(),
             "grace period over: dropping open connections"
         );
+    }
+}
+
+/// `req` with its URI and header values copied out of the buffer hyper parsed them from.
+///
+/// hyper's HTTP/1 parser hands out the URI and header values as slices of the connection's 8 KiB read
+/// buffer. While any of them lives, that buffer cannot be reused, and hyper's next read on the connection
+/// (the end-of-connection check it makes while a response streams) allocates a second one, which then
+/// stays for the connection's life: 8 KiB per download (heaptrack, 200 slow clients). A request head is a
+/// few hundred bytes, so copying it costs nothing measurable. Values that cannot be copied stay shared.
+fn detached<B>(req: Request<B>) -> Request<B> {
+    let (mut parts, body) = req.into_parts();
+    let mut uri = http::uri::Parts::from(std::mem::take(&mut parts.uri));
+    uri.authority = uri.authority.map(|a| a.as_str().parse().unwrap_or(a));
+    uri.path_and_query = uri.path_and_query.map(|p| p.as_str().parse().unwrap_or(p));
+    parts.uri = http::Uri::from_parts(uri).unwrap_or_default();
+    let mut headers = http::HeaderMap::with_capacity(parts.headers.len());
+    for (name, value) in &parts.headers {
+        headers.append(name, owned_value(value));
+    }
+    parts.headers = headers;
+    Request::from_parts(parts, body)
+}
+
+/// The protocol of a client connection, from its first bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Protocol {
+    Http1,
+    Http2,
+}
+
+/// The HTTP/2 client preface (RFC 9113 §3.4): a connection starting with it speaks HTTP/2 (prior
+/// knowledge), any other is HTTP/1.
+const H2_PREFACE: &[u8; 24] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// Decides the protocol of `stream` by peeking at its first bytes, without consuming them: `None` if the
+/// client closed first. Wait bounds are the caller's.
+///
+/// Written here rather than left to hyper-util's automatic detection, which reads the first bytes into a
+/// buffer of its own and replays them: hyper's first read then returns only those bytes, so its request
+/// parser reserves a second time and every connection's read buffer doubles to 16 KiB (heaptrack: 16 KiB
+/// per client connection, the largest per-connection item). Peeking lets hyper's first read take the whole
+/// request into its initial 8 KiB.
+async fn sniff(stream: &tokio::net::TcpStream) -> io::Result<Option<Protocol>> {
+    let mut buf = [0u8; H2_PREFACE.len()];
+    loop {
+        let n = stream.peek(&mut buf).await?;
+        if n == 0 {
+            return Ok(None);
+        }
+        let protocol = sniffed(&buf[..n]);
+        if protocol.is_some() {
+            return Ok(protocol);
+        }
+        // A proper prefix of the preface: `peek` would return the same bytes at once, so wait a little.
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// The protocol `first` bytes show, or `None` while they are a proper prefix of the HTTP/2 preface.
+fn sniffed(first: &[u8]) -> Option<Protocol> {
+    if !H2_PREFACE.starts_with(first) {
+        Some(Protocol::Http1)
+    } else if first.len() == H2_PREFACE.len() {
+        Some(Protocol::Http2)
+    } else {
+        None
     }
 }
 
@@ -391,5 +476,61 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for ClientIo<T> {
 
     fn is_write_vectored(&self) -> bool {
         self.inner.is_write_vectored()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_detached_request_keeps_its_uri_and_headers_in_buffers_of_its_own() {
+        let req = Request::get("http://zipper.example/0/https%3A%2F%2Fa.example%2Fm/sig/x.zip?q=1")
+            .header("range", "bytes=1-")
+            .header("x-custom", "one")
+            .header("x-custom", "two")
+            .header("authorization", "secret")
+            .body(())
+            .expect("request");
+        let mut original = req.headers().clone();
+        original
+            .get_mut("authorization")
+            .expect("set")
+            .set_sensitive(true);
+        let uri = req.uri().clone();
+        let (mut parts, ()) = req.into_parts();
+        parts.headers = original.clone();
+        let copy = detached(Request::from_parts(parts, ()));
+        assert_eq!(copy.uri(), &uri);
+        assert_eq!(copy.headers(), &original);
+        let all: Vec<_> = copy.headers().get_all("x-custom").iter().collect();
+        assert_eq!(all, ["one", "two"]);
+        assert!(copy.headers()["authorization"].is_sensitive());
+        for (name, value) in &original {
+            assert_ne!(
+                copy.headers()[name].as_bytes().as_ptr(),
+                value.as_bytes().as_ptr(),
+                "{name} was copied"
+            );
+        }
+        assert_ne!(
+            copy.uri().path().as_ptr(),
+            uri.path().as_ptr(),
+            "the path was copied"
+        );
+    }
+
+    #[test]
+    fn the_preface_means_http2_and_anything_else_http1_as_soon_as_it_differs() {
+        assert_eq!(sniffed(H2_PREFACE), Some(Protocol::Http2));
+        assert_eq!(sniffed(b"GET / HTTP/1.1\r\n"), Some(Protocol::Http1));
+        // POST and PUT share only the first byte with the preface.
+        assert_eq!(sniffed(b"P"), None);
+        assert_eq!(sniffed(b"PO"), Some(Protocol::Http1));
+        assert_eq!(sniffed(b"PUT"), Some(Protocol::Http1));
+        assert_eq!(sniffed(&H2_PREFACE[..23]), None);
+        let mut wrong = *H2_PREFACE;
+        wrong[23] = b'x';
+        assert_eq!(sniffed(&wrong), Some(Protocol::Http1));
     }
 }

@@ -22,7 +22,7 @@ use crate::budget::{DownloadBudget, CHUNK};
 use crate::core::encoder::EncodeError;
 use crate::core::layout::{Piece, SegmentKind};
 use crate::metrics::OriginKind;
-use crate::origin::client::ReadSize;
+use crate::origin::client::Reads;
 use crate::zipstream::{BoxError, EntryBody, ZipStreamError};
 
 /// The range `start..end` of `dl`'s archive, once the first file it needs has answered (docs/contract.md, Failures).
@@ -385,7 +385,7 @@ async fn crc_for(dl: &Arc<Download>, k: usize, file: &FileItem) -> Result<u32, Z
                 0,
                 None,
                 OriginKind::Crc,
-                ReadSize::Lean,
+                Reads::default(),
             ),
             size,
             move |crc| {

@@ -25,11 +25,11 @@ async fn eventually(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
 
 #[tokio::test]
 async fn downloads_beyond_the_memory_budget_get_503_and_running_ones_hold_only_their_floor() {
-    // 1 MiB: a quarter backs floors, so eight downloads of 32 KiB fit.
+    // 1 MiB: an eighth backs floors, so eight downloads of 16 KiB fit.
     let demo = start_with(|c| c.memory_budget_bytes = 1 << 20).await;
     let (m, _) = manifest(&demo, &[f("big.bin", 64 << 20, 1, true)]);
     let link = demo.link(&m, "x.zip", now());
-    let fits = (1 << 20) / 4 / FLOOR;
+    let fits = (1 << 20) / 8 / FLOOR;
     assert_eq!(fits, 8);
     let mut held = Vec::new();
     for _ in 0..fits {

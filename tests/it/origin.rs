@@ -8,6 +8,7 @@ use futures_util::{Stream, StreamExt};
 use http::{HeaderMap, HeaderValue, StatusCode};
 use zipper::demo::{generated_bytes, DemoOrigin};
 use zipper::error::{Code, HasCode};
+use zipper::origin::client::{BulkSwitch, ORIGIN_READ_MAX};
 use zipper::origin::guard::{AddressClass, GuardError};
 use zipper::origin::{
     fetch_file, fetch_manifest, FetchError, FileRequest, HostAllowlist, ManifestFetchError,
@@ -728,15 +729,20 @@ async fn origin_reads_are_at_most_one_read_buffer_even_for_a_slow_consumer() {
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     assert_eq!(total, size);
-    assert!(
-        largest <= zipper::origin::client::ORIGIN_READ_MAX,
-        "a chunk of {largest} bytes"
-    );
+    assert!(largest <= ORIGIN_READ_MAX, "a chunk of {largest} bytes");
 }
 
 /// A keep-alive HTTP/1.1 origin that answers every request with `body` and counts its connections.
 async fn counting_origin(
     body: &'static [u8],
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    counting_origin_with_head(body, String::new()).await
+}
+
+/// [`counting_origin`] whose response heads also carry `extra` (header lines, each ending in CRLF).
+async fn counting_origin_with_head(
+    body: &'static [u8],
+    extra: String,
 ) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -749,6 +755,7 @@ async fn counting_origin(
     tokio::spawn(async move {
         while let Ok((mut sock, _)) = listener.accept().await {
             count.fetch_add(1, Ordering::SeqCst);
+            let extra = extra.clone();
             tokio::spawn(async move {
                 let mut buf = Vec::new();
                 let mut tmp = [0u8; 4096];
@@ -761,7 +768,10 @@ async fn counting_origin(
                     }
                     let end = buf.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or(0) + 4;
                     buf.drain(..end);
-                    let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len());
+                    let head = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n{extra}\r\n",
+                        body.len()
+                    );
                     if sock.write_all(head.as_bytes()).await.is_err()
                         || sock.write_all(body).await.is_err()
                     {
@@ -806,4 +816,113 @@ async fn a_sized_body_says_it_ended_with_its_last_chunk_and_its_connection_is_re
         1,
         "ten files over one kept-alive connection"
     );
+}
+
+#[tokio::test]
+async fn a_response_head_larger_than_a_lean_read_is_asked_for_again_with_larger_reads() {
+    static BODY: [u8; 3_000] = [9u8; 3_000];
+    // 20 KiB of headers: over the lean pool's 8 KiB reads, within the bulk pool's.
+    let extra = format!("X-Padding: {}\r\n", "p".repeat(20 * 1024));
+    let (url, accepted) = counting_origin_with_head(&BODY, extra).await;
+    let client = client();
+    within(async {
+        let stream = fetch_file(&client, sized(url.clone(), BODY.len() as u64));
+        futures_util::pin_mut!(stream);
+        let mut got = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            got.extend_from_slice(&chunk.expect("chunk"));
+        }
+        assert_eq!(got, BODY);
+    })
+    .await;
+    assert_eq!(
+        accepted.load(std::sync::atomic::Ordering::SeqCst),
+        2,
+        "one lean connection refused the head, one bulk connection read it"
+    );
+}
+
+/// Reads `req` through `client`, asking its switch to move to bulk reads after the first chunk, then
+/// taking a few chunks slowly (so the kernel buffers fill between reads). The bytes, and the largest chunk
+/// after the request.
+async fn read_with_switch(
+    client: &OriginClient,
+    req: FileRequest,
+    switch: &BulkSwitch,
+) -> (Vec<u8>, usize) {
+    within(async {
+        let stream = fetch_file(client, req);
+        futures_util::pin_mut!(stream);
+        let (mut got, mut largest, mut slow) = (Vec::new(), 0usize, 0);
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.expect("chunk");
+            if got.is_empty() {
+                if switch.offered() {
+                    switch.request();
+                }
+            } else {
+                largest = largest.max(chunk.len());
+            }
+            got.extend_from_slice(&chunk);
+            if slow < 8 && !got.is_empty() {
+                slow += 1;
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+        }
+        (got, largest)
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_lean_fetch_asked_to_move_to_bulk_reads_resumes_the_rest_exactly_with_range() {
+    let o = origin().await;
+    let size = 12 << 20;
+    let switch = BulkSwitch::default();
+    let req = FileRequest {
+        bulk_switch: Some(switch.clone()),
+        ..sized(o.file_url(size, 3, "big.bin"), size)
+    };
+    let (got, largest) = read_with_switch(&client(), req, &switch).await;
+    assert!(
+        got == generated_bytes(3, 0, size as usize),
+        "byte-exact across the move"
+    );
+    assert_eq!(
+        o.requests("/files/"),
+        2,
+        "one lean request, one for the rest"
+    );
+    assert_eq!(o.partial_responses("/files/"), 1, "the rest came as a 206");
+    assert!(
+        largest > ORIGIN_READ_MAX,
+        "bulk reads after the move: largest chunk {largest} bytes"
+    );
+}
+
+#[tokio::test]
+async fn a_lean_fetch_does_not_offer_to_move_without_ranges_or_with_little_left() {
+    let o = origin().await;
+    // An origin that serves no ranges: no offer, one request.
+    let size = 12 << 20;
+    let switch = BulkSwitch::default();
+    let req = FileRequest {
+        bulk_switch: Some(switch.clone()),
+        ..sized(o.file_url(size, 4, "n.bin") + "?no_range=1", size)
+    };
+    let (got, largest) = read_with_switch(&client(), req, &switch).await;
+    assert!(got == generated_bytes(4, 0, size as usize));
+    assert!(!switch.offered() && largest <= ORIGIN_READ_MAX);
+    assert_eq!(o.requests("/files/"), 1);
+    // Less than the move's minimum left: the request is taken but the fetch stays lean.
+    let small = 1 << 20;
+    let switch = BulkSwitch::default();
+    let req = FileRequest {
+        bulk_switch: Some(switch.clone()),
+        ..sized(o.file_url(small, 5, "s.bin"), small)
+    };
+    let (got, largest) = read_with_switch(&client(), req, &switch).await;
+    assert!(got == generated_bytes(5, 0, small as usize));
+    assert!(largest <= ORIGIN_READ_MAX);
+    assert_eq!(o.requests("/files/"), 2, "one more request in all");
 }
