@@ -359,8 +359,9 @@ enum Failure {
 
 impl Fetch {
     fn new(client: OriginClient, req: FileRequest) -> Result<Box<Fetch>, FetchError> {
-        let shown = redact_url_str(&req.url);
-        let url = Url::parse(&req.url).map_err(|_| FetchError::BadUrl { url: shown.clone() })?;
+        let url = Url::parse(&req.url).map_err(|_| FetchError::BadUrl {
+            url: redact_url_str(&req.url),
+        })?;
         let shown = redact_url(&url);
         if !matches!(url.scheme(), "http" | "https") || !url.has_host() {
             return Err(FetchError::BadUrl { url: shown });
@@ -606,7 +607,7 @@ impl Fetch {
             )
             .await
             .map_err(|e| self.transport_failure(e))?;
-        if response.url.origin() != self.url.origin() && !self.headers.is_empty() {
+        if !self.headers.is_empty() && response.url.origin() != self.url.origin() {
             // Followed to another origin without the manifest headers: later attempts go there directly.
             self.url = response.url.clone();
             self.headers = HeaderMap::new();
