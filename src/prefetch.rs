@@ -120,6 +120,18 @@ struct Lanes {
     cancel: CancellationToken,
 }
 
+impl Lanes {
+    /// Room for two bulk chunks, if the client has proven fast and the budget has it free now: the one
+    /// rule for reading an entry in bulk, whether it opens that way or moves mid-body.
+    fn try_bulk(&self) -> Option<BulkFloor> {
+        if !self.progress.fast() {
+            return None;
+        }
+        self.budget
+            .try_bulk(ReadSize::Bulk.max_chunk(), &self.ahead_cap)
+    }
+}
+
 /// Opens `count` bodies in order with `open(k, reads)` (`reads`: the largest chunk the body may yield,
 /// which its lane has room for) and yields them to the writer in order, fetching ahead
 /// within `limits` and `budget`. Must be called inside a tokio runtime (it spawns one task per entry in
@@ -179,13 +191,7 @@ where
                     r = current.wait_for(|c| *c >= 1) => if r.is_err() { return },
                 }
             }
-            let bulk = if k >= 1 && lanes.progress.fast() {
-                lanes
-                    .budget
-                    .try_bulk(ReadSize::Bulk.max_chunk(), &lanes.ahead_cap)
-            } else {
-                None
-            };
+            let bulk = if k >= 1 { lanes.try_bulk() } else { None };
             let reads = if bulk.is_some() {
                 Reads::fixed(ReadSize::Bulk)
             } else {
@@ -225,13 +231,9 @@ async fn lane(
         let is_current = *current.borrow_and_update() >= k;
         if is_current && bulk.is_none() {
             if let Some(switch) = switch.as_ref().filter(|s| s.offered()) {
-                if lanes.progress.fast() {
-                    bulk = lanes
-                        .budget
-                        .try_bulk(ReadSize::Bulk.max_chunk(), &lanes.ahead_cap);
-                    if bulk.is_some() {
-                        switch.request();
-                    }
+                bulk = lanes.try_bulk();
+                if bulk.is_some() {
+                    switch.request();
                 }
             }
         }

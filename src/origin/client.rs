@@ -17,6 +17,7 @@
 //!
 //! This module must not know about zip or manifests, retry, or map errors to HTTP statuses.
 
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -109,7 +110,7 @@ impl Reads {
 /// the entry opens), so a one-file archive streamed at 8 KiB reads: 236 MB/s and 4.96 CPU s/GB against
 /// ~1,100 MB/s and ~1 s/GB for entries opened bulk (`cargo bench --bench compare`, "one big file").
 #[derive(Debug, Clone, Default)]
-pub struct BulkSwitch(Arc<std::sync::atomic::AtomicU8>);
+pub struct BulkSwitch(Arc<AtomicU8>);
 
 const SWITCH_OFFERED: u8 = 1;
 const SWITCH_REQUESTED: u8 = 2;
@@ -117,23 +118,19 @@ const SWITCH_REQUESTED: u8 = 2;
 impl BulkSwitch {
     /// The fetch: it could move now.
     pub fn offer(&self) {
-        let _ = self.0.compare_exchange(
-            0,
-            SWITCH_OFFERED,
-            std::sync::atomic::Ordering::AcqRel,
-            std::sync::atomic::Ordering::Acquire,
-        );
+        let _ = self
+            .0
+            .compare_exchange(0, SWITCH_OFFERED, Ordering::AcqRel, Ordering::Acquire);
     }
 
     /// The reader: whether the fetch offered (and nobody requested yet).
     pub fn offered(&self) -> bool {
-        self.0.load(std::sync::atomic::Ordering::Acquire) == SWITCH_OFFERED
+        self.0.load(Ordering::Acquire) == SWITCH_OFFERED
     }
 
     /// The reader: move, room for bulk chunks is reserved.
     pub fn request(&self) {
-        self.0
-            .store(SWITCH_REQUESTED, std::sync::atomic::Ordering::Release);
+        self.0.store(SWITCH_REQUESTED, Ordering::Release);
     }
 
     /// The fetch: whether a move was requested; a request is taken once (the switch is spent after).
@@ -142,8 +139,8 @@ impl BulkSwitch {
             .compare_exchange(
                 SWITCH_REQUESTED,
                 SWITCH_REQUESTED + 1,
-                std::sync::atomic::Ordering::AcqRel,
-                std::sync::atomic::Ordering::Acquire,
+                Ordering::AcqRel,
+                Ordering::Acquire,
             )
             .is_ok()
     }
@@ -464,24 +461,34 @@ impl OriginClient {
             ReadSize::Lean => &self.inner.http,
             ReadSize::Bulk => &self.inner.bulk,
         };
-        let request = build_get(url, target, headers)?;
-        let e = match tokio::time::timeout(bound, pool.request(request)).await {
-            Err(_) => return Err(TransportError::Timeout(read_timeout)),
-            Ok(Ok(response)) => return Ok(response),
-            Ok(Err(e)) => e,
+        let first =
+            send_within(pool, build_get(url, target, headers)?, bound, read_timeout).await?;
+        let e = match first {
+            Ok(response) => return Ok(response),
+            Err(e) => e,
         };
         if self.reads == ReadSize::Lean && head_too_large(&e) {
             // The lean pool's reads bound a head to ORIGIN_READ_MAX; the bulk pool's hold 256 KiB.
             tracing::debug!(url = %super::redact_url(url), "response head over {ORIGIN_READ_MAX} bytes: asking again with larger reads");
             let request = build_get(url, target, headers)?;
-            return match tokio::time::timeout(bound, self.inner.bulk.request(request)).await {
-                Err(_) => Err(TransportError::Timeout(read_timeout)),
-                Ok(Ok(response)) => Ok(response),
-                Ok(Err(e)) => Err(transport_error(&e)),
-            };
+            return send_within(&self.inner.bulk, request, bound, read_timeout)
+                .await?
+                .map_err(|e| transport_error(&e));
         }
         Err(transport_error(&e))
     }
+}
+
+/// `request` on `pool`: a timeout (reported as the read timeout) after `bound`, else hyper's outcome.
+async fn send_within(
+    pool: &Client<Connector, Empty<Bytes>>,
+    request: Request<Empty<Bytes>>,
+    bound: Duration,
+    read_timeout: Duration,
+) -> Result<Result<http::Response<Incoming>, hyper_util::client::legacy::Error>, TransportError> {
+    tokio::time::timeout(bound, pool.request(request))
+        .await
+        .map_err(|_| TransportError::Timeout(read_timeout))
 }
 
 /// The GET of `url` (or of `target` on its origin) with `headers` and zipper's `User-Agent`.

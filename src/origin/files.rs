@@ -665,9 +665,7 @@ impl Fetch {
             self.check_declared(declared).map_err(Failure::Fatal)?;
         }
         let verify = (self.pos > self.start && self.crc.is_some()).then(crc32fast::Hasher::new);
-        if self.use_range {
-            self.offer_bulk_switch(&response.headers);
-        }
+        self.offer_bulk_switch(&response.headers);
         Ok(Opened::Body(Body {
             body: response.body,
             read_pos: 0,
@@ -676,9 +674,9 @@ impl Fetch {
     }
 
     /// Offers the move to bulk reads ([`BulkSwitch`]) when this lean fetch could resume its file exactly:
-    /// the origin says it serves byte ranges and gave a validator for `If-Range`.
+    /// ranges still usable, the origin says it serves them and gave a validator for `If-Range`.
     fn offer_bulk_switch(&self, headers: &HeaderMap) {
-        let Some(switch) = &self.switch else {
+        let Some(switch) = self.switch.as_ref().filter(|_| self.use_range) else {
             return;
         };
         let ranges = headers
