@@ -273,10 +273,13 @@ pub async fn run<S, F>(
 /// few hundred bytes, so copying it costs nothing measurable. Values that cannot be copied stay shared.
 fn detached<B>(req: Request<B>) -> Request<B> {
     let (mut parts, body) = req.into_parts();
-    let mut uri = http::uri::Parts::from(std::mem::take(&mut parts.uri));
+    let mut uri = http::uri::Parts::from(parts.uri.clone());
     uri.authority = uri.authority.map(|a| a.as_str().parse().unwrap_or(a));
     uri.path_and_query = uri.path_and_query.map(|p| p.as_str().parse().unwrap_or(p));
-    parts.uri = http::Uri::from_parts(uri).unwrap_or_default();
+    // The parts came from a valid URI, so this cannot fail; if it did, the shared original stays.
+    if let Ok(copy) = http::Uri::from_parts(uri) {
+        parts.uri = copy;
+    }
     let mut headers = http::HeaderMap::with_capacity(parts.headers.len());
     for (name, value) in &parts.headers {
         headers.append(name, owned_value(value));
