@@ -57,6 +57,7 @@ mod canonical;
 mod error;
 mod mod_zip;
 mod rules;
+pub(crate) mod urls;
 mod wire;
 
 use serde::de::{self, DeserializeSeed};
@@ -204,6 +205,8 @@ struct Builder<'a> {
     files_seen: bool,
     entries: Vec<Entry>,
     total_bytes: u64,
+    /// The file URLs' parser, which remembers their authorities.
+    urls: urls::UrlParser,
     /// Where the deserialiser is, to name it in JSON errors.
     at: At,
     /// The first failure; the deserialiser is then stopped with a placeholder error.
@@ -220,6 +223,7 @@ impl<'a> Builder<'a> {
             files_seen: false,
             entries: Vec::new(),
             total_bytes: 0,
+            urls: urls::UrlParser::default(),
             at: At::Top,
             error: None,
         }
@@ -245,7 +249,7 @@ impl<'a> Builder<'a> {
     }
 
     fn push(&mut self, index: usize, raw: RawFile) -> Result<(), ManifestError> {
-        let entry = rules::validate_file(index, raw, self.default_modified_unix)?;
+        let entry = rules::validate_file(index, raw, self.default_modified_unix, &mut self.urls)?;
         if let EntryKind::File(FileSource {
             size: Some(size), ..
         }) = entry.kind

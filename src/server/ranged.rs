@@ -365,7 +365,7 @@ async fn crc_for(dl: &Arc<Download>, k: usize, file: &FileItem) -> Result<u32, Z
     if let Some(crc) = dl.known_crc(file) {
         return Ok(crc);
     }
-    let (Some(key), Some(size)) = (file.crc_key, file.source.size) else {
+    let (Some(key), Some(size)) = (dl.crc_key(file), file.source.size) else {
         return Err(ZipStreamError::MissingBody(dl.name_of(k)));
     };
     let state = Arc::clone(&dl.state);

@@ -12,9 +12,11 @@ mod link;
 mod manifest;
 mod mod_zip;
 mod range;
+mod urls;
 
 pub use layout::fuzz_layout;
 pub use link::fuzz_link;
 pub use manifest::{fuzz_manifest, invariant_violation};
 pub use mod_zip::{fuzz_mod_zip, FUZZ_CALLBACK};
 pub use range::fuzz_range;
+pub use urls::fuzz_urls;

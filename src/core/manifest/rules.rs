@@ -5,6 +5,7 @@
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
+use super::urls::UrlParser;
 use super::wire::{HeaderPairs, RawFile, Typed};
 use super::{Compression, Entry, EntryKind, Field, FileSource, ManifestError, Problem};
 use super::{MAX_FILENAME_BYTES, MAX_NOTIFY_URL_BYTES};
@@ -62,6 +63,7 @@ pub(super) fn validate_file(
     index: usize,
     raw: RawFile,
     default_modified_unix: i64,
+    urls: &mut UrlParser,
 ) -> Result<Entry, ManifestError> {
     let fail = |field, problem| ManifestError::Field {
         index,
@@ -87,7 +89,7 @@ pub(super) fn validate_file(
             kind: EntryKind::Directory,
         });
     }
-    let url = parse_url(raw.url).map_err(|p| fail(Field::Url, p))?;
+    let url = parse_url(raw.url, urls).map_err(|p| fail(Field::Url, p))?;
     let size = match raw.size {
         None => None,
         Some(Typed::Is(size)) => Some(size),
@@ -130,10 +132,10 @@ pub(super) fn notify_url(raw: Typed<String>) -> Result<String, Problem> {
     if matches!(&raw, Typed::Is(s) if s.len() > MAX_NOTIFY_URL_BYTES) {
         return Err(Problem::UrlTooLong);
     }
-    parse_url(Some(raw))
+    parse_url(Some(raw), &mut UrlParser::default())
 }
 
-fn parse_url(raw: Option<Typed<String>>) -> Result<String, Problem> {
+fn parse_url(raw: Option<Typed<String>>, urls: &mut UrlParser) -> Result<String, Problem> {
     let raw = match raw {
         None => return Err(Problem::Missing),
         Some(Typed::Is(raw)) => raw,
@@ -149,7 +151,7 @@ fn parse_url(raw: Option<Typed<String>>) -> Result<String, Problem> {
     if after_scheme.is_none_or(|rest| rest.starts_with(['/', '\\'])) {
         return Err(Problem::NotHttpUrl);
     }
-    let url = url::Url::parse(&raw).map_err(|_| Problem::NotHttpUrl)?;
+    let url = urls.parse(&raw).map_err(|_| Problem::NotHttpUrl)?;
     if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
         return Err(Problem::NotHttpUrl);
     }
