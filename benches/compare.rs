@@ -9,11 +9,16 @@
 //!
 //! - *raw*: one client fetches the manifest and then every file, one after the other over one keep-alive
 //!   connection (what `curl` with many URLs does): the rate one connection to the origin gives.
+//! - *copy floor*: the cheapest proxy that still does zipper's per-byte work, so the figure any copying
+//!   proxy on this machine is bounded by: this binary re-run as `--floor-proxy`, a blocking thread per
+//!   client that GETs the same files over one keep-alive connection to the origin, reads them in 256 KiB
+//!   `read`s, CRCs them with `crc32fast` and `write`s them on (no HTTP framing, no zip, no async runtime).
+//!   nginx origin only (it parses nginx's `Content-Length` answers, not the demo origin's).
 //! - *zipper*: one client downloads the archive of the same files through zipper.
 //! - The concurrent workload runs 8 of each at once (aggregate rate).
 //!
 //! Reported per workload: MB/s (10^6 bytes; the archive's bytes for zipper), files/s, zipper ÷ raw (raw time
-//! over zipper time for the same files), zipper's CPU seconds per GB delivered (utime + stime of the zipper
+//! over zipper time for the same files), zipper ÷ copy floor (the same), zipper's CPU seconds per GB delivered (utime + stime of the zipper
 //! process alone, from /proc), its peak RSS during the workload (VmHWM, reset before each download through
 //! /proc/<pid>/clear_refs), and the time to first byte: zipper's first body byte, beside the raw client's
 //! manifest fetch plus first byte of the first file (the least any proxy must wait for).
@@ -269,19 +274,8 @@ impl Zipper {
         )
     }
 
-    /// utime + stime of the zipper process, in seconds (clock ticks are 1/100 s on Linux).
     fn cpu_secs(&self) -> f64 {
-        let stat =
-            std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap_or_default();
-        let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-        let fields: Vec<&str> = after.split_whitespace().collect();
-        let ticks = |i: usize| {
-            fields
-                .get(i)
-                .and_then(|v| v.parse::<f64>().ok())
-                .unwrap_or(0.0)
-        };
-        (ticks(11) + ticks(12)) / 100.0
+        cpu_secs(self.pid())
     }
 
     /// Resets the peak RSS (VmHWM) to the current RSS.
@@ -299,6 +293,140 @@ impl Zipper {
             .unwrap_or(0)
             * 1024
     }
+}
+
+/// utime + stime of process `pid`, in seconds (clock ticks are 1/100 s on Linux).
+fn cpu_secs(pid: u32) -> f64 {
+    {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+        let fields: Vec<&str> = after.split_whitespace().collect();
+        let ticks = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|v| v.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        (ticks(11) + ticks(12)) / 100.0
+    }
+}
+
+// === the copy floor ===
+
+/// What the floor proxy reads at a time (zipper's bulk read).
+const FLOOR_READ: usize = 256 * 1024;
+
+/// The floor proxy (see the module doc), a child process: this binary with `--floor-proxy ADDR`.
+struct Floor {
+    proc: Reaped,
+    addr: SocketAddr,
+}
+
+fn start_floor() -> Floor {
+    let addr = free_port();
+    let child = Command::new(std::env::current_exe().expect("this bench's path"))
+        .args(["--floor-proxy", &addr.to_string()])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("floor proxy starts");
+    let floor = Floor {
+        proc: Reaped(child),
+        addr,
+    };
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(addr).is_ok() {
+            return floor;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    panic!("the floor proxy did not start");
+}
+
+/// Serves the floor proxy on `addr` until killed: `GET /<list file>` answers the bytes of the files whose
+/// URLs the list names (one per line), back to back, until the connection closes.
+fn floor_proxy(addr: &str) -> ! {
+    let listener = TcpListener::bind(addr).expect("floor proxy binds");
+    for client in listener.incoming().flatten() {
+        std::thread::spawn(move || {
+            if let Err(e) = floor_serve(client) {
+                eprintln!("floor proxy: {e}");
+            }
+        });
+    }
+    std::process::exit(0)
+}
+
+fn floor_serve(mut client: std::net::TcpStream) -> std::io::Result<()> {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let bad = |m: &str| std::io::Error::other(m.to_string());
+    client.set_nodelay(true)?;
+    let mut request = BufReader::new(client.try_clone()?);
+    let mut line = String::new();
+    if request.read_line(&mut line)? == 0 {
+        return Ok(()); // a readiness probe
+    }
+    let list = line
+        .split_whitespace()
+        .nth(1)
+        .ok_or_else(|| bad("no request path"))?
+        .to_string();
+    let urls = std::fs::read_to_string(&list)?;
+    client.write_all(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n")?;
+    let mut buf = vec![0u8; FLOOR_READ];
+    let mut hasher = crc32fast::Hasher::new();
+    let mut origin: Option<(String, BufReader<std::net::TcpStream>)> = None;
+    for url in urls.lines().filter(|l| !l.is_empty()) {
+        let rest = url.strip_prefix("http://").ok_or_else(|| bad("not http"))?;
+        let (host, path) = rest.split_at(rest.find('/').ok_or_else(|| bad("no path"))?);
+        if origin.as_ref().is_none_or(|(h, _)| h != host) {
+            origin = Some((
+                host.to_string(),
+                BufReader::with_capacity(FLOOR_READ, {
+                    let conn = std::net::TcpStream::connect(host)?;
+                    conn.set_nodelay(true)?;
+                    conn
+                }),
+            ));
+        }
+        let Some((_, conn)) = origin.as_mut() else {
+            return Err(bad("no origin"));
+        };
+        // One write per request: several small ones would meet Nagle's algorithm and delayed ACKs.
+        let head = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n");
+        conn.get_mut().write_all(head.as_bytes())?;
+        let mut length = None;
+        loop {
+            let mut header = String::new();
+            conn.read_line(&mut header)?;
+            let header = header.trim_end();
+            if header.is_empty() {
+                break;
+            }
+            if let Some((name, value)) = header.split_once(':') {
+                if name.eq_ignore_ascii_case("content-length") {
+                    length = value.trim().parse::<u64>().ok();
+                }
+            }
+        }
+        let mut left = length.ok_or_else(|| bad("no Content-Length"))?;
+        while left > 0 {
+            let want = usize::try_from(left).unwrap_or(FLOOR_READ).min(FLOOR_READ);
+            // What follows the head in the reader's buffer first; then straight into `buf`.
+            let n = if conn.buffer().is_empty() {
+                conn.get_mut().read(&mut buf[..want])?
+            } else {
+                conn.read(&mut buf[..want])?
+            };
+            if n == 0 {
+                return Err(bad("origin closed early"));
+            }
+            hasher.update(&buf[..n]);
+            client.write_all(&buf[..n])?;
+            left -= n as u64;
+        }
+    }
+    std::hint::black_box(hasher.finalize());
+    Ok(())
 }
 
 // === clients ===
@@ -394,11 +522,15 @@ struct Workload {
     /// The raw fetch: manifest, then every file.
     raw_urls: Vec<String>,
     callback: String,
+    /// The floor proxy's URL list (nginx origin only).
+    floor_list: Option<PathBuf>,
 }
 
 #[derive(Default)]
 struct Samples {
     raw: Vec<Run>,
+    floor: Vec<Run>,
+    floor_cpu: Vec<f64>,
     zipper: Vec<Run>,
     cpu: Vec<f64>,
     peak: Vec<u64>,
@@ -420,8 +552,12 @@ struct Figures {
     with_crc32: bool,
     clients: usize,
     raw: Side,
+    /// The copy floor (absent with the demo origin).
+    floor: Option<Side>,
+    floor_cpu_s_per_gb: Option<f64>,
     zipper: Side,
     zipper_over_raw: f64,
+    zipper_over_floor: Option<f64>,
     zipper_cpu_s_per_gb: f64,
     zipper_peak_rss_mib: f64,
     ttfb_over_raw_ms: f64,
@@ -440,18 +576,27 @@ fn side(runs: &[Run], files: usize, clients: usize) -> Side {
     }
 }
 
+/// Median CPU seconds per GB delivered over the runs.
+fn cpu_per_gb(cpu: &[f64], runs: &[Run]) -> f64 {
+    let mut per_gb: Vec<f64> = cpu
+        .iter()
+        .zip(runs)
+        .map(|(cpu, run)| cpu / (run.bytes as f64 / 1e9))
+        .collect();
+    median(&mut per_gb)
+}
+
+/// Median time of `a` over median time of `b`.
+fn time_ratio(a: &Side, b: &Side) -> f64 {
+    let (mut a, mut b) = (a.secs.clone(), b.secs.clone());
+    median(&mut a) / median(&mut b).max(1e-9)
+}
+
 fn summarize(w: &Workload, s: &mut Samples) -> Figures {
     let raw = side(&s.raw, w.files, w.clients);
     let zipper = side(&s.zipper, w.files, w.clients);
-    let mut raw_secs = raw.secs.clone();
-    let mut zipper_secs = zipper.secs.clone();
-    let ratio = median(&mut raw_secs) / median(&mut zipper_secs).max(1e-9);
-    let mut cpu_per_gb: Vec<f64> = s
-        .cpu
-        .iter()
-        .zip(&s.zipper)
-        .map(|(cpu, run)| cpu / (run.bytes as f64 / 1e9))
-        .collect();
+    let floor = (!s.floor.is_empty()).then(|| side(&s.floor, w.files, w.clients));
+    let ratio = time_ratio(&raw, &zipper);
     Figures {
         workload: w.name,
         files: w.files,
@@ -459,10 +604,13 @@ fn summarize(w: &Workload, s: &mut Samples) -> Figures {
         with_crc32: w.crc,
         clients: w.clients,
         ttfb_over_raw_ms: zipper.ttfb_ms - raw.ttfb_ms,
+        zipper_over_floor: floor.as_ref().map(|f| time_ratio(f, &zipper)),
+        floor_cpu_s_per_gb: floor.as_ref().map(|_| cpu_per_gb(&s.floor_cpu, &s.floor)),
+        floor,
+        zipper_cpu_s_per_gb: cpu_per_gb(&s.cpu, &s.zipper),
         raw,
         zipper,
         zipper_over_raw: ratio,
-        zipper_cpu_s_per_gb: median(&mut cpu_per_gb),
         zipper_peak_rss_mib: s.peak.iter().copied().max().unwrap_or(0) as f64 / (1 << 20) as f64,
     }
 }
@@ -475,6 +623,9 @@ fn arg(args: &[String], name: &str) -> Option<String> {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    if let Some(addr) = arg(&args, "--floor-proxy") {
+        floor_proxy(&addr);
+    }
     // `cargo bench` passes --bench; `cargo test --benches` runs this too, at a toy size.
     let full = args.iter().any(|a| a == "--bench");
     let rounds: usize = arg(&args, "--rounds")
@@ -535,6 +686,11 @@ fn main() {
                 .collect();
             let manifest = json!({ "files": entries });
             let callback = origin.manifest_url(&format!("w{i}"), &manifest);
+            let floor_list = matches!(origin, Origin::Nginx { .. }).then(|| {
+                let list = dir.join(format!("floor-w{i}.txt"));
+                std::fs::write(&list, urls.join("\n")).expect("write the floor's URL list");
+                list
+            });
             let mut raw_urls = vec![callback.clone()];
             raw_urls.extend(urls);
             workloads.push(Workload {
@@ -545,13 +701,22 @@ fn main() {
                 clients,
                 raw_urls,
                 callback,
+                floor_list,
             });
         }
         eprintln!("origin: {}; {rounds} interleaved rounds", origin.label());
+        let floor = matches!(origin, Origin::Nginx { .. }).then(start_floor);
         let mut samples: Vec<Samples> = workloads.iter().map(|_| Samples::default()).collect();
         for round in 0..rounds {
             for (w, s) in workloads.iter().zip(samples.iter_mut()) {
                 let raw = bounded(fetch_concurrently(&w.raw_urls, 1, w.clients)).await;
+                if let (Some(floor), Some(list)) = (&floor, &w.floor_list) {
+                    let url = format!("http://{}{}", floor.addr, list.display());
+                    let cpu0 = cpu_secs(floor.proc.0.id());
+                    let run = bounded(fetch_concurrently(std::slice::from_ref(&url), 0, w.clients)).await;
+                    s.floor_cpu.push(cpu_secs(floor.proc.0.id()) - cpu0);
+                    s.floor.push(run);
+                }
                 // A fresh zipper per download: its peak RSS is this workload's alone (an allocator keeps
                 // what an earlier, larger workload freed).
                 let z = start_zipper().await;
@@ -564,11 +729,13 @@ fn main() {
                 drop(z);
                 s.raw.push(raw);
                 s.zipper.push(zipped);
+                let floor_rate = s.floor.last().filter(|_| w.floor_list.is_some());
                 eprintln!(
-                    "round {} {:<18} raw {:>7.0} MB/s  zipper {:>7.0} MB/s",
+                    "round {} {:<18} raw {:>7.0} MB/s  floor {:>7.0} MB/s  zipper {:>7.0} MB/s",
                     round + 1,
                     w.name,
                     raw.bytes as f64 / raw.secs / 1e6,
+                    floor_rate.map_or(0.0, |f| f.bytes as f64 / f.secs / 1e6),
                     zipped.bytes as f64 / zipped.secs / 1e6
                 );
             }
@@ -580,8 +747,8 @@ fn main() {
             .collect();
         println!("origin: {}; median of {rounds} interleaved rounds", origin.label());
         println!();
-        println!("| workload | raw | zipper | × raw | zipper CPU s/GB | zipper peak RSS | first byte: zipper / raw |");
-        println!("|---|---|---|---|---|---|---|");
+        println!("| workload | raw | copy floor | zipper | × raw | × floor | CPU s/GB: zipper / floor | zipper peak RSS | first byte: zipper / raw |");
+        println!("|---|---|---|---|---|---|---|---|---|");
         for r in &results {
             let rate = |s: &Side| {
                 if r.file_size >= 1 << 20 {
@@ -591,15 +758,18 @@ fn main() {
                 }
             };
             println!(
-                "| {} ({} × {} KiB{}) | {} | {} | {:.2}× | {:.2} | {:.1} MiB | {:.1} / {:.1} ms |",
+                "| {} ({} × {} KiB{}) | {} | {} | {} | {:.2}× | {} | {:.2} / {} | {:.1} MiB | {:.1} / {:.1} ms |",
                 r.workload,
                 r.files,
                 r.file_size >> 10,
                 if r.clients > 1 { format!(", {} clients", r.clients) } else { String::new() },
                 rate(&r.raw),
+                r.floor.as_ref().map_or("–".into(), rate),
                 rate(&r.zipper),
                 r.zipper_over_raw,
+                r.zipper_over_floor.map_or("–".into(), |x| format!("{x:.2}×")),
                 r.zipper_cpu_s_per_gb,
+                r.floor_cpu_s_per_gb.map_or("–".into(), |x| format!("{x:.2}")),
                 r.zipper_peak_rss_mib,
                 r.zipper.ttfb_ms,
                 r.raw.ttfb_ms,

@@ -198,8 +198,13 @@ impl HasCode for FetchError {
 /// Validates `req`'s extra headers into a map. The service can call this before the first byte is sent,
 /// so that a bad header answers with an error instead of a broken download.
 pub fn request_headers(req: &FileRequest) -> Result<HeaderMap, FetchError> {
-    validate_headers(&req.headers).map_err(|bad| FetchError::BadHeader {
-        url: redact_url_str(&req.url),
+    headers_for(&req.url, &req.headers)
+}
+
+/// [`request_headers`] for the file at `url` with the manifest's `headers`, without a [`FileRequest`].
+pub fn headers_for(url: &str, headers: &[(String, String)]) -> Result<HeaderMap, FetchError> {
+    validate_headers(headers).map_err(|bad| FetchError::BadHeader {
+        url: redact_url_str(url),
         name: bad.name,
         reason: bad.reason,
     })

@@ -36,7 +36,6 @@ use crate::core::traceparent::valid_traceparent;
 use crate::error::{Code, HasCode};
 use crate::metrics::{Metrics, Stage};
 use crate::origin::guard::HostKind;
-use crate::origin::FileRequest;
 use crate::request_id::{self, RequestId};
 use url::Url;
 
@@ -337,11 +336,7 @@ fn plan(state: &AppState, manifest: Manifest) -> Result<Planned, RequestError> {
                     },
                 };
                 // A header the fetcher would refuse fails now, as a clear error, not mid-download.
-                crate::origin::files::request_headers(&FileRequest {
-                    url: source.url.clone(),
-                    headers: source.headers.clone(),
-                    ..Default::default()
-                })?;
+                crate::origin::files::headers_for(&source.url, &source.headers)?;
                 sources.push((k, source));
                 kind
             }
