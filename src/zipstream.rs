@@ -23,7 +23,7 @@ use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio_util::io::StreamReader;
 
 use crate::budget::DownloadBudget;
-use crate::core::encoder::{EncodeError, Encoder};
+use crate::core::encoder::{EncodeError, Encoder, SourceCrc};
 use crate::core::layout::{Method, Plan};
 
 /// Any error from a body source.
@@ -82,7 +82,8 @@ type Deflater = DeflateEncoder<StreamReader<Tally<EntryBody>, Bytes>>;
 
 enum Phase {
     NextEntry,
-    Stored(EntryBody),
+    /// A stored entry's body, and the CRC its source computes when it hashes the bytes itself.
+    Stored(EntryBody, Option<SourceCrc>),
     /// An inline CRC entry, to be read whole before its header.
     Whole(EntryBody),
     /// The data of an inline CRC entry whose header has just gone out.
@@ -95,6 +96,10 @@ enum Phase {
 /// Called with (entry index, CRC-32) each time a file entry has been written completely.
 pub type OnEntry = Box<dyn FnMut(usize, u32) + Send>;
 
+/// Where the source of file entry `k` (the entry index) puts the CRC of the bytes it delivers, if it hashes
+/// them itself: such a stored entry is not hashed a second time here.
+pub type SourceCrcs = Box<dyn Fn(usize) -> Option<SourceCrc> + Send>;
+
 /// What the archive stream reports and charges on its way. The default does neither.
 #[derive(Default)]
 pub struct StreamHooks {
@@ -102,6 +107,8 @@ pub struct StreamHooks {
     pub on_entry: Option<OnEntry>,
     /// Where the whole-file buffers of inline CRC entries are charged (none: uncharged).
     pub budget: Option<DownloadBudget>,
+    /// The CRCs that sources compute themselves (none: every entry is hashed here).
+    pub source_crcs: Option<SourceCrcs>,
 }
 
 struct State<S> {
@@ -167,7 +174,10 @@ where
                 } else {
                     let body = next_body(&mut st, &entry.name).await?;
                     st.phase = match entry.method() {
-                        Method::Store => Phase::Stored(body),
+                        Method::Store => {
+                            let crc = st.hooks.source_crcs.as_ref().and_then(|f| f(k));
+                            Phase::Stored(body, crc)
+                        }
                         Method::Deflate => {
                             let tally = Tally {
                                 inner: body,
@@ -180,17 +190,27 @@ where
                 }
                 return Ok(Some((Bytes::from(header), st)));
             }
-            Phase::Stored(mut body) => match body.next().await {
+            Phase::Stored(mut body, crc) => match body.next().await {
                 Some(Ok(chunk)) => {
-                    st.enc.add_stored(&chunk)?;
-                    st.phase = Phase::Stored(body);
+                    match &crc {
+                        Some(_) => st.enc.add_stored_hashed_by_source(chunk.len() as u64)?,
+                        None => st.enc.add_stored(&chunk)?,
+                    }
+                    st.phase = Phase::Stored(body, crc);
                     if !chunk.is_empty() {
                         return Ok(Some((chunk, st)));
                     }
                 }
                 Some(Err(source)) => return Err(source_error(&st, source)),
                 None => {
-                    let desc = st.enc.end_entry()?;
+                    let desc = match crc.map(|c| c.get()) {
+                        None => st.enc.end_entry()?,
+                        Some(Some((len, crc))) => st.enc.end_entry_with_source_crc(len, crc)?,
+                        // The body ended without its source's CRC: nothing can vouch for the bytes.
+                        Some(None) => {
+                            return Err(EncodeError::Misuse("a source ended without its CRC").into())
+                        }
+                    };
                     st.report_last();
                     st.phase = Phase::NextEntry;
                     if !desc.is_empty() {
@@ -304,7 +324,16 @@ async fn read_whole<S>(
         // Copied, and the chunk (with its floor charge) dropped, so the floor serves the next read.
         buf.extend_from_slice(&chunk);
     }
-    let mut header = st.enc.begin_entry_with_crc(crc32fast::hash(&buf))?;
+    // The source's CRC when it hashed exactly these bytes, else one pass here.
+    let crc = st
+        .hooks
+        .source_crcs
+        .as_ref()
+        .and_then(|f| f(k))
+        .and_then(|c| c.get())
+        .filter(|(len, _)| *len == buf.len() as u64)
+        .map_or_else(|| crc32fast::hash(&buf), |(_, crc)| crc);
+    let mut header = st.enc.begin_entry_with_crc(crc)?;
     st.enc.add_stored(&buf)?;
     header.extend_from_slice(&st.enc.end_entry()?);
     st.report_last();
@@ -435,6 +464,7 @@ mod tests {
         let hooks = StreamHooks {
             on_entry: None,
             budget: Some(download.clone()),
+            source_crcs: None,
         };
         let mut s = Box::pin(zip_stream_observed(
             Arc::clone(&plan),
@@ -476,6 +506,54 @@ mod tests {
                 ))) => {}
                 other => panic!("expected a size error first, got {other:?}"),
             }
+        }
+    }
+
+    /// The archive of `data` (one stored entry, no inline CRC) with its source's CRC set to `crc`, or the
+    /// stream's error.
+    async fn with_source_crc(data: &[u8], crc: Option<u32>) -> Result<Vec<u8>, ZipStreamError> {
+        let plan = Arc::new(plan(&[data.len()], 0));
+        let slot = SourceCrc::default();
+        if let Some(crc) = crc {
+            slot.set(data.len() as u64, crc);
+        }
+        let hooks = StreamHooks {
+            source_crcs: Some(Box::new(move |k| (k == 0).then(|| slot.clone()))),
+            ..StreamHooks::default()
+        };
+        let bodies = vec![Ok(body_from_bytes(Bytes::copy_from_slice(data)))];
+        let mut s = Box::pin(zip_stream_observed(plan, stream::iter(bodies), hooks));
+        let mut out = Vec::new();
+        while let Some(chunk) = s.next().await {
+            out.extend_from_slice(&chunk?);
+        }
+        Ok(out)
+    }
+
+    #[tokio::test]
+    async fn a_stored_entry_takes_its_sources_crc_instead_of_hashing_again() {
+        let data = b"hello, source crc";
+        let right = with_source_crc(data, Some(crc32fast::hash(data)))
+            .await
+            .expect("archive");
+        let hashed_here =
+            encode_stored_in_memory(&plan(&[data.len()], 0), &[data]).expect("archive");
+        assert_eq!(right, hashed_here);
+        // The CRC in the archive is the source's, not one computed here (so the bytes were not hashed
+        // twice): a wrong one shows up in the data descriptor.
+        let wrong = with_source_crc(data, Some(0x1234_5678))
+            .await
+            .expect("archive");
+        assert_ne!(wrong, hashed_here);
+        let descriptor = 0x1234_5678u32.to_le_bytes();
+        assert!(wrong.windows(4).any(|w| w == descriptor));
+    }
+
+    #[tokio::test]
+    async fn a_source_that_ends_without_its_crc_fails_the_archive() {
+        match with_source_crc(b"abc", None).await {
+            Err(ZipStreamError::Encode(EncodeError::Misuse(_))) => {}
+            other => panic!("expected the archive to fail, got {other:?}"),
         }
     }
 }

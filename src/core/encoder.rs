@@ -9,11 +9,17 @@
 //! the encoder computes the CRC-32 (crc32fast, SIMD) and counts, so memory is independent of file sizes and
 //! grows only with the central directory (one small outcome per entry).
 //!
+//! A stored entry whose source already hashes what it delivers (the origin fetch keeps a CRC of a file
+//! without the manifest's `crc32`, to check a re-read after a break) can skip the second pass:
+//! [`Encoder::add_stored_hashed_by_source`] counts without hashing, and the entry ends with
+//! [`Encoder::end_entry_with_source_crc`], which takes that CRC only if it covers exactly the bytes counted.
+//!
 //! It refuses to produce a wrong archive: more bytes than a known size, fewer, a CRC that differs from the
 //! manifest's (or from the one the caller put in an inline CRC header), or an offset that drifts from the planned layout are errors, and the caller must abort the
 //! download. It must not do I/O or compression itself (see `crate::zipstream`).
 
 use std::borrow::Borrow;
+use std::sync::{Arc, OnceLock};
 
 use super::layout::{EntryOutcome, Method, Plan};
 
@@ -63,12 +69,40 @@ pub enum EncodeError {
     },
 }
 
+/// The CRC-32 of an entry's bytes as their source computed them, and how many bytes it covers: set once by
+/// the source when it has delivered them all, read by the archive writer at the end of the entry. Clones
+/// share one slot.
+#[derive(Debug, Clone, Default)]
+pub struct SourceCrc(Arc<OnceLock<(u64, u32)>>);
+
+impl SourceCrc {
+    /// Records the CRC of the `len` bytes delivered; only the first call counts.
+    pub fn set(&self, len: u64, crc32: u32) {
+        let _ = self.0.set((len, crc32));
+    }
+
+    /// The bytes covered and their CRC, once set.
+    pub fn get(&self) -> Option<(u64, u32)> {
+        self.0.get().copied()
+    }
+}
+
+impl PartialEq for SourceCrc {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for SourceCrc {}
+
 struct Current {
     index: usize,
     offset: u64,
     /// The CRC written in the local header of an inline CRC entry: the data must match it.
     header_crc: Option<u32>,
     hasher: crc32fast::Hasher,
+    /// The entry's bytes are hashed by their source ([`Encoder::add_stored_hashed_by_source`]).
+    by_source: bool,
     plain: u64,
     stored: u64,
 }
@@ -166,6 +200,7 @@ impl<P: Borrow<Plan>> Encoder<P> {
             offset: self.written,
             header_crc,
             hasher: crc32fast::Hasher::new(),
+            by_source: false,
             plain: 0,
             stored: 0,
         });
@@ -182,6 +217,9 @@ impl<P: Borrow<Plan>> Encoder<P> {
             .current
             .as_mut()
             .ok_or(EncodeError::Misuse("data outside an entry"))?;
+        if cur.by_source {
+            return Err(EncodeError::Misuse("an entry hashed partly by its source"));
+        }
         check_plain_len(plan, cur, chunk.len() as u64)?;
         cur.hasher.update(chunk);
         cur.plain += chunk.len() as u64;
@@ -200,6 +238,9 @@ impl<P: Borrow<Plan>> Encoder<P> {
             .current
             .as_mut()
             .ok_or(EncodeError::Misuse("data outside an entry"))?;
+        if cur.by_source {
+            return Err(EncodeError::Misuse("an entry hashed partly by its source"));
+        }
         check_plain_len(plan, cur, len)?;
         cur.hasher.combine(hasher);
         cur.plain += len;
@@ -224,8 +265,43 @@ impl<P: Borrow<Plan>> Encoder<P> {
         self.add_compressed(chunk.len() as u64)
     }
 
+    /// [`Self::add_stored`] of `len` bytes that are not hashed here: their source hashes them, and the entry
+    /// must end with [`Self::end_entry_with_source_crc`]. An entry is hashed here or by its source, never
+    /// partly each.
+    pub fn add_stored_hashed_by_source(&mut self, len: u64) -> Result<(), EncodeError> {
+        let plan = self.plan.borrow();
+        let cur = self
+            .current
+            .as_mut()
+            .ok_or(EncodeError::Misuse("data outside an entry"))?;
+        if cur.plain > 0 && !cur.by_source {
+            return Err(EncodeError::Misuse("an entry hashed partly by its source"));
+        }
+        check_plain_len(plan, cur, len)?;
+        cur.by_source = true;
+        cur.plain += len;
+        cur.stored += len;
+        self.written += len;
+        Ok(())
+    }
+
     /// Ends the current entry: checks its size and CRC and returns its data descriptor (possibly empty).
     pub fn end_entry(&mut self) -> Result<Vec<u8>, EncodeError> {
+        self.end(None)
+    }
+
+    /// [`Self::end_entry`] for an entry whose bytes its source hashed: `crc32` of the `len` bytes the source
+    /// delivered. Refused unless `len` is exactly the bytes counted (and none was hashed here); checked
+    /// against the manifest's CRC like any other.
+    pub fn end_entry_with_source_crc(
+        &mut self,
+        len: u64,
+        crc32: u32,
+    ) -> Result<Vec<u8>, EncodeError> {
+        self.end(Some((len, crc32)))
+    }
+
+    fn end(&mut self, source: Option<(u64, u32)>) -> Result<Vec<u8>, EncodeError> {
         let cur = self
             .current
             .take()
@@ -243,7 +319,15 @@ impl<P: Borrow<Plan>> Encoder<P> {
                 });
             }
         }
-        let crc = cur.hasher.finalize();
+        let crc = match source {
+            None if !cur.by_source => cur.hasher.finalize(),
+            Some((len, crc)) if len == cur.plain && (cur.by_source || cur.plain == 0) => crc,
+            _ => {
+                return Err(EncodeError::Misuse(
+                    "a source CRC must cover exactly the bytes its source hashed",
+                ))
+            }
+        };
         if let Some(expected) = entry.known_crc().or(cur.header_crc) {
             if expected != crc {
                 return Err(EncodeError::CrcMismatch {

@@ -31,6 +31,7 @@ use super::guard::{GuardError, HostKind};
 use super::headers::{content_range, declared_length, owned_value, validate_headers};
 use super::retry::Retries;
 use super::{redact_url, redact_url_str, OriginClient};
+use crate::core::encoder::SourceCrc;
 use crate::error::{Code, HasCode};
 use crate::metrics::OriginKind;
 
@@ -64,6 +65,11 @@ pub struct FileRequest {
     pub crc_checked_by_consumer: bool,
     /// For a lean fetch: the switch its reader may use to move it to bulk reads mid-body.
     pub bulk_switch: Option<BulkSwitch>,
+    /// For a whole file whose CRC this fetch keeps anyway (no `crc_checked_by_consumer`): where it puts
+    /// the CRC of every byte it delivered once it has confirmed the end, so the archive writer takes it
+    /// instead of hashing the bytes a second time (`core::encoder`, hashed by the source). Ignored for a
+    /// window.
+    pub crc_out: Option<SourceCrc>,
 }
 
 impl FileRequest {
@@ -332,6 +338,8 @@ struct Fetch {
     slow_retried: bool,
     /// See [`FileRequest::bulk_switch`].
     switch: Option<BulkSwitch>,
+    /// See [`FileRequest::crc_out`] (`None` for a window).
+    crc_out: Option<SourceCrc>,
 }
 
 /// The least a lean fetch must have left to move to bulk reads: the move costs one more request.
@@ -393,6 +401,8 @@ impl Fetch {
                 source,
             })?;
         let retries = client.settings().retry.start();
+        let whole = req.start == 0 && req.end.is_none();
+        let crc_out = req.crc_out.filter(|_| whole);
         Ok(Box::new(Fetch {
             retries,
             slow_retried: false,
@@ -407,7 +417,7 @@ impl Fetch {
             total: req.expected_size,
             total_from_manifest: req.expected_size.is_some(),
             pos: req.start,
-            crc: (!req.crc_checked_by_consumer || req.start > 0 || req.end.is_some())
+            crc: (!req.crc_checked_by_consumer || !whole || crc_out.is_some())
                 .then(crc32fast::Hasher::new),
             body: None,
             validator: None,
@@ -415,6 +425,7 @@ impl Fetch {
             use_range: true,
             attempts: 0,
             switch: req.bulk_switch,
+            crc_out,
         }))
     }
 
@@ -437,7 +448,17 @@ impl Fetch {
     }
 
     /// The next chunk to deliver, `None` at the end.
+    /// The next bytes to deliver, or `None` once the end is confirmed (then the CRC of every delivered byte
+    /// goes to [`FileRequest::crc_out`]).
     async fn next_chunk(&mut self) -> Result<Option<Bytes>, FetchError> {
+        let next = self.read_next().await;
+        if let (Ok(None), Some(out), Some(crc)) = (&next, &self.crc_out, &self.crc) {
+            out.set(self.pos - self.start, crc.clone().finalize());
+        }
+        next
+    }
+
+    async fn read_next(&mut self) -> Result<Option<Bytes>, FetchError> {
         loop {
             let reached = self.stop().is_some_and(|stop| self.pos >= stop);
             if reached && self.body.is_none() {

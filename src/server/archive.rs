@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::download::Download;
 use super::request_error::RequestError;
+use crate::core::encoder::SourceCrc;
 use crate::metrics::OriginKind;
 use crate::prefetch::prefetch_until;
 use crate::zipstream::{zip_stream_observed, BoxError, EntryBody, StreamHooks, ZipStreamError};
@@ -23,13 +24,25 @@ pub async fn full_archive(
     cancel: &CancellationToken,
 ) -> Result<impl Stream<Item = Result<Bytes, ZipStreamError>> + Send + 'static, RequestError> {
     let opener = Arc::clone(&dl);
+    // A file without the manifest's CRC is hashed by its fetch anyway (to check a re-read after a break):
+    // the fetch hands that CRC to the encoder, which then does not hash the bytes a second time.
+    let crcs: Arc<Vec<Option<SourceCrc>>> = Arc::new(
+        dl.files
+            .iter()
+            .map(|f| f.source.crc32.is_none().then(SourceCrc::default))
+            .collect(),
+    );
+    let fetch_crcs = Arc::clone(&crcs);
     let mut bodies = prefetch_until(
         dl.files.len(),
         dl.state.prefetch,
         dl.budget.clone(),
         cancel,
         move |i, reads| match opener.files.get(i) {
-            Some(f) => opener.open_reads(&f.source, 0, None, OriginKind::File, reads),
+            Some(f) => {
+                let crc = fetch_crcs.get(i).cloned().flatten();
+                opener.open_reads(&f.source, 0, None, OriginKind::File, reads, crc)
+            }
             None => Box::pin(stream::iter([Err::<Bytes, BoxError>(
                 "no such file entry".into(),
             )])),
@@ -64,9 +77,16 @@ pub async fn full_archive(
             observer.learn_crc(file, crc);
         }
     });
+    let index = Arc::clone(&dl);
+    let source_crcs = Box::new(move |entry: usize| {
+        index
+            .file_index(entry)
+            .and_then(|i| crcs.get(i).cloned().flatten())
+    });
     let hooks = StreamHooks {
         on_entry: Some(on_entry),
         budget: Some(dl.budget.clone()),
+        source_crcs: Some(source_crcs),
     };
     Ok(zip_stream_observed(Arc::clone(&dl.plan), bodies, hooks))
 }

@@ -12,6 +12,7 @@ use http::HeaderMap;
 
 use super::AppState;
 use crate::budget::DownloadBudget;
+use crate::core::encoder::SourceCrc;
 use crate::core::keys::Secret;
 use crate::core::layout::Plan;
 use crate::core::manifest::FileSource;
@@ -100,11 +101,7 @@ impl Download {
 
     /// The file of plan entry `k`, if it is a file.
     pub fn file_of(&self, k: usize) -> Option<&FileItem> {
-        self.entry_to_file
-            .get(k)
-            .copied()
-            .flatten()
-            .and_then(|i| self.files.get(i))
+        self.file_index(k).and_then(|i| self.files.get(i))
     }
 
     /// The name of plan entry `k` (for messages).
@@ -132,10 +129,11 @@ impl Download {
         end: Option<u64>,
         kind: OriginKind,
     ) -> EntryBody {
-        self.open_reads(source, start, end, kind, Reads::default())
+        self.open_reads(source, start, end, kind, Reads::default(), None)
     }
 
-    /// [`Self::open`], read through the pool of `reads` (the read-ahead chooses, [`crate::prefetch`]).
+    /// [`Self::open`], read through the pool of `reads` (the read-ahead chooses, [`crate::prefetch`]); the
+    /// fetch puts the CRC of a whole file into `crc_out` at its end ([`FileRequest::crc_out`]).
     pub fn open_reads(
         &self,
         source: &FileSource,
@@ -143,8 +141,22 @@ impl Download {
         end: Option<u64>,
         kind: OriginKind,
         reads: Reads,
+        crc_out: Option<SourceCrc>,
     ) -> EntryBody {
-        open_file(&self.state, &self.context, source, start, end, kind, reads)
+        open_file(
+            &self.state,
+            &self.context,
+            source,
+            (start, end),
+            kind,
+            reads,
+            crc_out,
+        )
+    }
+
+    /// The index in [`Self::files`] of plan entry `k`, if it is a file.
+    pub fn file_index(&self, k: usize) -> Option<usize> {
+        self.entry_to_file.get(k).copied().flatten()
     }
 
     /// Records a CRC learnt by reading `file` whole.
@@ -184,15 +196,15 @@ impl Download {
 }
 
 /// Opens one file (or the window `[start, end)` of it) as an entry body, sending `context` too, read
-/// through the pool of `reads`; `kind` says what for (metrics).
+/// through the pool of `reads`; `kind` says what for (metrics); `crc_out`: see [`FileRequest::crc_out`].
 pub fn open_file(
     state: &AppState,
     context: &HeaderMap,
     source: &FileSource,
-    start: u64,
-    end: Option<u64>,
+    (start, end): (u64, Option<u64>),
     kind: OriginKind,
     reads: Reads,
+    crc_out: Option<SourceCrc>,
 ) -> EntryBody {
     let req = FileRequest {
         url: source.url.clone(),
@@ -206,6 +218,7 @@ pub fn open_file(
         // of entry) and aborts the archive on a mismatch. (The fetch ignores this for a window.)
         crc_checked_by_consumer: kind == OriginKind::File && source.crc32.is_some(),
         bulk_switch: reads.switch,
+        crc_out,
     };
     Box::pin(
         fetch_file(&state.origin.with_reads(reads.size), req)

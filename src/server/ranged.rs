@@ -382,10 +382,10 @@ async fn crc_for(dl: &Arc<Download>, k: usize, file: &FileItem) -> Result<u32, Z
                 &state,
                 &context,
                 &source,
-                0,
-                None,
+                (0, None),
                 OriginKind::Crc,
                 Reads::default(),
+                None,
             ),
             size,
             move |crc| {

@@ -6,6 +6,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use http::{HeaderMap, HeaderValue, StatusCode};
+use zipper::core::encoder::SourceCrc;
 use zipper::demo::{generated_bytes, DemoOrigin};
 use zipper::error::{Code, HasCode};
 use zipper::origin::client::{BulkSwitch, ORIGIN_READ_MAX};
@@ -185,6 +186,42 @@ async fn reset_mid_body_resumes_with_range() {
         o.bytes_served("/files/") < size + 50_000,
         "not re-read from the start"
     );
+}
+
+#[tokio::test]
+async fn a_whole_fetch_hands_over_the_crc_of_every_byte_it_delivered_resumed_or_reread() {
+    let o = origin().await;
+    let size = 200_000;
+    for (seed, faults) in [
+        (11, ""),
+        (12, "?reset_at=50000&chunk=8192"),
+        (13, "?reset_at=50000&chunk=8192&no_range=1"),
+    ] {
+        let crc = SourceCrc::default();
+        let req = FileRequest {
+            crc_out: Some(crc.clone()),
+            ..sized(o.file_url(size, seed, "c.bin") + faults, size)
+        };
+        let (got, err) = collect(&client(), req).await;
+        assert!(err.is_none(), "{faults}: {err:?}");
+        assert_eq!(got, generated_bytes(seed, 0, size as usize), "{faults}");
+        assert_eq!(
+            crc.get(),
+            Some((size, crc32fast::hash(&got))),
+            "{faults}: the CRC of the bytes delivered"
+        );
+    }
+    // A window hands over nothing: its consumer sees only part of the file.
+    let crc = SourceCrc::default();
+    let req = FileRequest {
+        start: 10,
+        crc_out: Some(crc.clone()),
+        ..sized(o.file_url(1000, 14, "w.bin"), 1000)
+    };
+    let (got, err) = collect(&client(), req).await;
+    assert!(err.is_none(), "{err:?}");
+    assert_eq!(got.len(), 990);
+    assert_eq!(crc.get(), None);
 }
 
 #[tokio::test]

@@ -370,4 +370,5 @@ fn large_deflate_entries_announce_zip64_locally() {
 }
 
 mod inline_crc;
+mod source_crc;
 mod unicode_path;
