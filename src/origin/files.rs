@@ -447,8 +447,7 @@ impl Fetch {
         }
     }
 
-    /// The next chunk to deliver, `None` at the end.
-    /// The next bytes to deliver, or `None` once the end is confirmed (then the CRC of every delivered byte
+    /// The next chunk to deliver, `None` once the end is confirmed (then the CRC of every delivered byte
     /// goes to [`FileRequest::crc_out`]).
     async fn next_chunk(&mut self) -> Result<Option<Bytes>, FetchError> {
         let next = self.read_next().await;
@@ -458,6 +457,7 @@ impl Fetch {
         next
     }
 
+    /// [`Self::next_chunk`] without the hand-over of the CRC.
     async fn read_next(&mut self) -> Result<Option<Bytes>, FetchError> {
         loop {
             let reached = self.stop().is_some_and(|stop| self.pos >= stop);
